@@ -1,0 +1,23 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PY := .venv/bin/python
+STAMP := .venv/.setup-done
+
+.PHONY: setup demo test bench clean
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m strokeparam.demo --out out
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: setup
+	$(PY) bench/mypaint_speed.py
+	$(PY) bench/mypaint_floor.py
+
+clean:
+	rm -rf .venv out

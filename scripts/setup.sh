@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent set-up: .venv with the pinned torch, the project (editable), Lucent, and libmypaint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "strokeparam needs Python >= 3.10")'
+
+# 1. libmypaint and its brushes (Debian packages), before anything can paint.
+have_mypaint() { [ -e /usr/lib/x86_64-linux-gnu/libmypaint-1.5.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1'; }
+have_brushes() { [ -d /usr/share/mypaint-data/1.0/brushes ] || [ -n "${STROKEPARAM_BRUSHES:-}" ]; }
+if ! have_mypaint || ! have_brushes; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing libmypaint-1.5-1 and mypaint-brushes with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends libmypaint-1.5-1 mypaint-brushes >/dev/null
+    else
+        echo "setup: libmypaint is missing. Install it as root:" >&2
+        echo "  apt-get install libmypaint-1.5-1 mypaint-brushes" >&2
+        exit 1
+    fi
+fi
+
+# 2. The virtual environment with the torch that lies on this machine's disk.
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
+if ! .venv/bin/python -c 'import torch, torchvision, sys; sys.exit(torch.__version__.split("+")[0] != "2.14.1")' 2>/dev/null; then
+    $PIP install torch==2.14.1 torchvision==0.29.1
+fi
+
+# 3. The project with its extras; torch is pinned so nothing pulls another one.
+echo "torch==2.14.1" > .venv/torch-pin.txt
+echo "torchvision==0.29.1" >> .venv/torch-pin.txt
+$PIP install -c .venv/torch-pin.txt -e ".[all]"
+
+# 4. Lucent 0.1.8 declares kornia<=0.4.1 and test tools as runtime deps: take it without them.
+$PIP install --no-deps torch-lucent==0.1.8
+$PIP install -c .venv/torch-pin.txt decorator ipython
+echo "setup: ready (.venv)"

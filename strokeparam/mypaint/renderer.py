@@ -1,0 +1,205 @@
+"""MyPaintRenderer: the real, non-differentiable painting program behind the neural painters."""
+from __future__ import annotations
+
+import colorsys
+import ctypes
+import math
+
+import numpy as np
+
+from .. import actions as A
+from . import _lib
+
+POINTS_PER_STROKE = 50        # stroke_to calls along the Bezier
+STROKE_SECONDS = 1.0          # simulated duration of one stroke (drives MyPaint's speed inputs)
+MAX_WARMUP = 1024             # seeds advance the brush's RNG by one of this many idle detours
+WARMUP_STEP = 0.25            # pixels of detour per warm-up unit
+MAX_CANVAS = 8192
+
+
+class _Surface:
+    """A fixed-size libmypaint tiled surface, cleared and read through public tile requests."""
+
+    def __init__(self, width: int, height: int):
+        lib = _lib.library()
+        self.lib, self.width, self.height = lib, width, height
+        self.fixed = lib.mypaint_fixed_tiled_surface_new(width, height)
+        if not self.fixed:
+            raise MemoryError(f"libmypaint could not allocate a {width}x{height} surface")
+        self.iface = lib.mypaint_fixed_tiled_surface_interface(self.fixed)
+        self.tiles = [(tx, ty) for ty in range(math.ceil(height / _lib.TILE))
+                      for tx in range(math.ceil(width / _lib.TILE))]
+        self.clear()
+
+    def _tile(self, tx: int, ty: int, readonly: bool):
+        req = _lib.TileRequest()
+        self.lib.mypaint_tile_request_init(ctypes.byref(req), 0, tx, ty, int(readonly))
+        self.lib.mypaint_tiled_surface_tile_request_start(self.fixed, ctypes.byref(req))
+        return req
+
+    def clear(self) -> None:
+        """Make every pixel transparent black (the surface starts out of range)."""
+        nbytes = _lib.TILE * _lib.TILE * 4 * 2
+        for tx, ty in self.tiles:
+            req = self._tile(tx, ty, readonly=False)
+            ctypes.memset(req.buffer, 0, nbytes)
+            self.lib.mypaint_tiled_surface_tile_request_end(self.fixed, ctypes.byref(req))
+
+    def read(self) -> np.ndarray:
+        """Premultiplied RGBA as float32 (height, width, 4) in [0, 1]."""
+        t = _lib.TILE
+        out = np.empty((math.ceil(self.height / t) * t, math.ceil(self.width / t) * t, 4), np.float32)
+        for tx, ty in self.tiles:
+            req = self._tile(tx, ty, readonly=True)
+            tile = np.ctypeslib.as_array(req.buffer, shape=(t, t, 4))
+            out[ty * t:(ty + 1) * t, tx * t:(tx + 1) * t] = tile
+            self.lib.mypaint_tiled_surface_tile_request_end(self.fixed, ctypes.byref(req))
+        out = out[: self.height, : self.width]
+        out *= 1.0 / _lib.ONE
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def close(self) -> None:
+        if self.iface:
+            self.lib.mypaint_surface_unref(self.iface)
+            self.iface = self.fixed = None
+
+    def __del__(self):
+        self.close()
+
+
+class MyPaintRenderer:
+    """Paints actions with a real MyPaint brush through libmypaint.
+
+    ``render(actions)`` gives each stroke's straight alpha on its own fresh ``size``-px canvas (what the
+    neural painters learn); ``paint(actions)`` composites a sequence of strokes in color on one canvas.
+    Like the real program, strokes are stochastic (the brush's jitter); a ``seed`` reproduces them bit
+    for bit. A fresh brush is made for every stroke and its random stream advanced by a seed-drawn number
+    of idle steps, so stroke i of a seeded call never depends on the strokes before it.
+    """
+
+    def __init__(self, brush: str = "classic/dry_brush", size: int = 64):
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= MAX_CANVAS:
+            raise ValueError(f"size must be an integer number of pixels in [8, {MAX_CANVAS}], got {size!r}")
+        self.brush = brush
+        self.size = int(size)
+        self._json = _lib.brush_json(brush)
+        self._lib = _lib.library()
+        self._ids = {name: _lib.setting_id(name)
+                     for name in ("radius_logarithmic", "color_h", "color_s", "color_v")}
+        self._check_brush()
+        self._surface = None
+
+    def __repr__(self) -> str:
+        return f"MyPaintRenderer(brush={self.brush!r}, size={self.size})"
+
+    def _check_brush(self) -> None:
+        brush = self._lib.mypaint_brush_new()
+        ok = self._lib.mypaint_brush_from_string(brush, self._json)
+        self._lib.mypaint_brush_unref(brush)
+        if not ok:
+            raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def _stroke(self, surface: _Surface, action: np.ndarray, canvas: int, warmup: int) -> None:
+        lib, ids = self._lib, self._ids
+        spec = A.to_mypaint(action, canvas)
+        brush = lib.mypaint_brush_new()
+        try:
+            lib.mypaint_brush_from_string(brush, self._json)
+            lib.mypaint_brush_set_base_value(brush, ids["radius_logarithmic"], math.log(spec.radius))
+            h, s, v = colorsys.rgb_to_hsv(*spec.color)
+            for key, value in zip(("color_h", "color_s", "color_v"), (h, s, v)):
+                lib.mypaint_brush_set_base_value(brush, ids[key], value)
+            path = A.bezier(spec.points, POINTS_PER_STROKE).tolist()
+            x0, y0 = path[0]
+            rect = _lib.Rectangle()
+            stroke_to, iface = lib.mypaint_brush_stroke_to, surface.iface
+            if warmup:  # advance the brush's random stream: idle dabs (pressure 0) along a detour
+                lib.mypaint_surface_begin_atomic(iface)
+                stroke_to(brush, iface, x0, y0, 0.0, 0.0, 0.0, 0.01)
+                stroke_to(brush, iface, x0 + warmup * WARMUP_STEP, y0, 0.0, 0.0, 0.0, 0.01)
+                lib.mypaint_surface_end_atomic(iface, ctypes.byref(rect))
+            lib.mypaint_brush_reset(brush)
+            lib.mypaint_brush_new_stroke(brush)
+            for state in (_lib.STATE_X, _lib.STATE_ACTUAL_X):
+                lib.mypaint_brush_set_state(brush, state, x0)
+            for state in (_lib.STATE_Y, _lib.STATE_ACTUAL_Y):
+                lib.mypaint_brush_set_state(brush, state, y0)
+            p0, p1 = spec.pressures
+            dtime = STROKE_SECONDS / POINTS_PER_STROKE
+            lib.mypaint_surface_begin_atomic(iface)
+            stroke_to(brush, iface, x0, y0, 0.0, 0.0, 0.0, dtime)   # places the brush
+            last = len(path) - 1
+            for i, (x, y) in enumerate(path):
+                stroke_to(brush, iface, x, y, p0 + (p1 - p0) * i / last, 0.0, 0.0, dtime)
+            lib.mypaint_surface_end_atomic(iface, ctypes.byref(rect))
+        finally:
+            lib.mypaint_brush_unref(brush)
+
+    def _warmups(self, num: int, seed) -> list[int]:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        return np.random.default_rng(seed).integers(0, MAX_WARMUP, size=num).tolist()
+
+    def render(self, actions, seed: int | None = None) -> np.ndarray:
+        """Straight alpha of each stroke on its own fresh canvas: float32 (N, size, size) in [0, 1]."""
+        acts = A.validate(actions)
+        warmups = self._warmups(len(acts), seed)
+        if self._surface is None:
+            self._surface = _Surface(self.size, self.size)
+        surface = self._surface
+        out = np.empty((len(acts), self.size, self.size), np.float32)
+        for i, (action, warmup) in enumerate(zip(acts, warmups)):
+            self._stroke(surface, action, self.size, warmup)
+            out[i] = surface.read()[..., 3]
+            surface.clear()
+        return out
+
+    def paint(self, actions, size: int | tuple | None = None, background=(1.0, 1.0, 1.0),
+              seed: int | None = None, rgba: bool = False) -> np.ndarray:
+        """Composite the strokes in order on one canvas: float32 (H, W, 3) in [0, 1].
+
+        ``size`` is the canvas side (or (height, width)); the actions' coordinates are fractions of it.
+        ``background`` is an RGB triple in [0, 1]. ``rgba=True`` returns the premultiplied RGBA layer
+        (H, W, 4) before the background is applied.
+        """
+        acts = A.validate(actions)
+        height, width = _canvas_shape(self.size if size is None else size)
+        bg = _background(background)
+        warmups = self._warmups(len(acts), seed)
+        surface = _Surface(width, height)
+        try:
+            # stroke coordinates are fractions of the canvas; MyPaint scales with the shorter side
+            side = min(height, width)
+            for action, warmup in zip(acts, warmups):
+                scaled = action.copy()
+                scaled[A.POINTS] = scaled[A.POINTS] * np.tile([width / side, height / side], 3)
+                self._stroke(surface, scaled, side, warmup)
+            layer = surface.read()
+        finally:
+            surface.close()
+        if rgba:
+            return layer
+        return layer[..., :3] + (1.0 - layer[..., 3:]) * bg
+
+
+def _canvas_shape(size) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
+            or not all(8 <= s <= MAX_CANVAS for s in size)):
+        raise ValueError(f"size must be an integer or (height, width) of integers in [8, {MAX_CANVAS}], got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _background(background) -> np.ndarray:
+    try:
+        bg = np.asarray(background, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        bg = np.array([np.nan])
+    if bg.size == 1:
+        bg = np.repeat(bg, 3)
+    if bg.size != 3 or not np.all(np.isfinite(bg)) or bg.min() < 0 or bg.max() > 1:
+        raise ValueError(f"background must be a gray level or an RGB triple in [0, 1], got {background!r}")
+    return bg.astype(np.float32)
