@@ -16,8 +16,7 @@ test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup
-	$(PY) bench/mypaint_speed.py
-	$(PY) bench/mypaint_floor.py
+	$(PY) bench/mypaint_baseline.py
 
 clean:
 	rm -rf .venv out
