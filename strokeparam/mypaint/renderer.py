@@ -100,9 +100,8 @@ class MyPaintRenderer:
             raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
 
     # -- drawing -------------------------------------------------------------------------------------
-    def _stroke(self, surface: _Surface, action: np.ndarray, canvas: int, warmup: int) -> None:
+    def _stroke(self, surface: _Surface, spec: A.StrokeSpec, warmup: int) -> None:
         lib, ids = self._lib, self._ids
-        spec = A.to_mypaint(action, canvas)
         brush = lib.mypaint_brush_new()
         try:
             lib.mypaint_brush_from_string(brush, self._json)
@@ -150,37 +149,54 @@ class MyPaintRenderer:
         surface = self._surface
         out = np.empty((len(acts), self.size, self.size), np.float32)
         for i, (action, warmup) in enumerate(zip(acts, warmups)):
-            self._stroke(surface, action, self.size, warmup)
+            self._stroke(surface, A.to_mypaint(action, self.size), warmup)
             out[i] = surface.read()[..., 3]
             surface.clear()
         return out
 
     def paint(self, actions, size: int | tuple | None = None, background=(1.0, 1.0, 1.0),
-              seed: int | None = None, rgba: bool = False) -> np.ndarray:
+              seed: int | None = None, rgba: bool = False, origins=None, tile: int | None = None) -> np.ndarray:
         """Composite the strokes in order on one canvas: float32 (H, W, 3) in [0, 1].
 
-        ``size`` is the canvas side (or (height, width)); the actions' coordinates are fractions of it.
-        ``background`` is an RGB triple in [0, 1]. ``rgba=True`` returns the premultiplied RGBA layer
-        (H, W, 4) before the background is applied.
+        ``size`` is the canvas side or (height, width); by default the actions' coordinates are
+        fractions of the canvas and brush sizes scale with its shorter side. With ``tile`` and
+        ``origins`` ((N, 2) top-left pixels), each stroke instead lies in its own ``tile``-px square
+        at its origin (the stitched layout of a BrushstrokeParam). ``background`` is an RGB triple in
+        [0, 1]; ``rgba=True`` returns the premultiplied RGBA layer (H, W, 4) without the background.
         """
         acts = A.validate(actions)
         height, width = _canvas_shape(self.size if size is None else size)
         bg = _background(background)
+        specs = self._specs(acts, height, width, origins, tile)
         warmups = self._warmups(len(acts), seed)
         surface = _Surface(width, height)
         try:
-            # stroke coordinates are fractions of the canvas; MyPaint scales with the shorter side
-            side = min(height, width)
-            for action, warmup in zip(acts, warmups):
-                scaled = action.copy()
-                scaled[A.POINTS] = scaled[A.POINTS] * np.tile([width / side, height / side], 3)
-                self._stroke(surface, scaled, side, warmup)
+            for spec, warmup in zip(specs, warmups):
+                self._stroke(surface, spec, warmup)
             layer = surface.read()
         finally:
             surface.close()
         if rgba:
             return layer
         return layer[..., :3] + (1.0 - layer[..., 3:]) * bg
+
+    @staticmethod
+    def _specs(acts: np.ndarray, height: int, width: int, origins, tile) -> list:
+        if (origins is None) != (tile is None):
+            raise ValueError("origins and tile go together: pass both or neither")
+        if tile is None:
+            side = min(height, width)
+            stretch = np.array([width / side, height / side])
+            specs = [A.to_mypaint(a, side) for a in acts]
+            return [A.StrokeSpec(s.points * stretch, s.pressures, s.radius, s.color) for s in specs]
+        if not isinstance(tile, (int, np.integer)) or tile < 8:
+            raise ValueError(f"tile must be an integer >= 8 pixels, got {tile!r}")
+        origins = np.asarray(origins, dtype=np.float64)
+        if origins.shape != (len(acts), 2) or not np.all(np.isfinite(origins)):
+            raise ValueError(f"origins must be finite (top, left) pixels of shape ({len(acts)}, 2), "
+                             f"got shape {origins.shape}")
+        specs = [A.to_mypaint(a, int(tile)) for a in acts]
+        return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
 
 
 def _canvas_shape(size) -> tuple[int, int]:

@@ -1,0 +1,125 @@
+"""Compositing strokes with the "over" operator, and stitching painter tiles into one canvas.
+
+A canvas is a ``rows`` x ``cols`` grid of square painter tiles (64 px) that overlap their neighbours by
+``overlap`` pixels. Strokes are composited per tile in closed form, then the tiles go onto the canvas in
+four passes by grid parity (tiles of one pass never overlap, since ``overlap <= tile / 2``), so memory is
+strokes x tile plus a few canvas-sized layers, never strokes x canvas.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the tiles of a canvas lie: ``rows`` x ``cols`` tiles of ``tile`` px, ``overlap`` px shared."""
+
+    rows: int = 1
+    cols: int = 1
+    tile: int = 64
+    overlap: int = 0
+
+    def __post_init__(self):
+        for name in ("rows", "cols", "tile"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.overlap, int) or not 0 <= self.overlap <= self.tile // 2:
+            raise ValueError(f"overlap must be an integer number of pixels in [0, {self.tile // 2}] "
+                             f"(half a {self.tile}-px tile), got {self.overlap!r}")
+
+    @classmethod
+    def for_size(cls, size: int | tuple, tile: int = 64, overlap: int = 8) -> "Layout":
+        """The smallest grid whose canvas covers ``size`` (an int or (height, width))."""
+        height, width = (size, size) if isinstance(size, int) else size
+        if min(height, width) < 1:
+            raise ValueError(f"size must be positive, got {size!r}")
+        if overlap > tile // 2 or overlap < 0:
+            raise ValueError(f"overlap must be in [0, {tile // 2}], got {overlap!r}")
+        stride = tile - overlap
+
+        def count(n):
+            return max(1, math.ceil((n - overlap) / stride))
+        return cls(count(height), count(width), tile, overlap)
+
+    @property
+    def stride(self) -> int:
+        return self.tile - self.overlap
+
+    @property
+    def tiles(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def height(self) -> int:
+        return self.tile + (self.rows - 1) * self.stride
+
+    @property
+    def width(self) -> int:
+        return self.tile + (self.cols - 1) * self.stride
+
+    def order(self) -> list[tuple[int, int]]:
+        """(row, col) of the tiles in painting order: by pass (grid parity), then raster order."""
+        return [(r, c) for pr, pc in PASSES for r in range(pr, self.rows, 2) for c in range(pc, self.cols, 2)]
+
+    def origins(self) -> list[tuple[int, int]]:
+        """(top, left) pixel of each tile, in painting order."""
+        return [(r * self.stride, c * self.stride) for r, c in self.order()]
+
+    def to_dict(self) -> dict:
+        return dict(rows=self.rows, cols=self.cols, tile=self.tile, overlap=self.overlap,
+                    height=self.height, width=self.width)
+
+
+def over(alpha: torch.Tensor, color: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composite strokes in order with "over" onto a transparent layer, in closed form.
+
+    alpha (..., N, 1, H, W), color (..., N, 3) → premultiplied rgb (..., 3, H, W), alpha (..., 1, H, W).
+    Stroke i is seen through every later stroke: weight_i = alpha_i * prod_{j > i} (1 - alpha_j).
+    """
+    clear = 1.0 - alpha
+    # transmittance of the strokes after i: exclusive reverse cumulative product
+    after = torch.cumprod(torch.flip(clear, dims=[-4]), dim=-4)
+    after = torch.flip(torch.cat([torch.ones_like(after[..., :1, :, :, :]), after[..., :-1, :, :, :]], dim=-4),
+                       dims=[-4])
+    weight = (alpha * after).squeeze(-3)
+    rgb = torch.einsum("...nhw,...nc->...chw", weight, color)
+    return rgb, 1.0 - after[..., :1, :, :, :].squeeze(-4) * clear[..., :1, :, :, :].squeeze(-4)
+
+
+def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
+    """Put premultiplied tile layers on one canvas, in painting order.
+
+    rgb (B, T, 3, t, t), alpha (B, T, 1, t, t) with tiles in ``layout.order()``; background (3,).
+    Returns (B, 3, height, width).
+    """
+    batch = rgb.shape[0]
+    bg = background.to(rgb).view(1, 3, 1, 1)
+    if layout.tiles == 1:
+        return rgb[:, 0] + (1.0 - alpha[:, 0]) * bg
+    # fold wants the tiles in raster order
+    order = layout.order()
+    raster = sorted(range(len(order)), key=lambda k: order[k])
+    layers = torch.cat([rgb, alpha], dim=2)[:, raster]                       # (B, T, 4, t, t)
+    parity = torch.tensor([[(r % 2, c % 2) == p for r, c in sorted(order)] for p in PASSES],
+                          device=rgb.device)
+    canvas = bg.expand(batch, 3, layout.height, layout.width)
+    for mask in parity:
+        if not mask.any():
+            continue
+        cols = (layers * mask.view(1, -1, 1, 1, 1).to(layers)).flatten(2).transpose(1, 2)
+        layer = F.fold(cols, (layout.height, layout.width), layout.tile, stride=layout.stride)
+        canvas = layer[:, :3] + (1.0 - layer[:, 3:]) * canvas
+    return canvas
+
+
+def composite(alpha: torch.Tensor, color: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
+    """Strokes → canvas. alpha (B, T, N, 1, t, t), color (B, T, N, 3) → (B, 3, height, width)."""
+    rgb, a = over(alpha, color)
+    return stitch(rgb, a, layout, background)

@@ -1,0 +1,166 @@
+"""BrushstrokeParam: brushstrokes as a Lucent image parameterization."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import actions as A
+from . import constraints as C
+from .canvas import Layout, composite
+
+EPS = 1e-4
+
+
+class BrushstrokeParam(nn.Module):
+    """An image made of brushstrokes painted by a neural painter; optimize its strokes.
+
+    Calling it returns Lucent's ``(params, image_f)``, so it works as ``param_f`` in Lucent's
+    ``render_vis`` and as ``param`` in :func:`strokeparam.render_vis`; ``image_f()`` is (batch, 3, H, W)
+    in [0, 1].
+
+    - ``strokes`` per painter tile; ``grid`` = rows x cols of tiles (an int for a square grid) that
+      share ``overlap`` pixels with their neighbours, or ``size`` (int or (height, width)) to choose the
+      grid and resize the canvas to exactly that size; ``batch`` independent paintings.
+    - ``painter``: a Painter, a registered painter name, or None for the default shipped painter.
+    - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
+    - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
+      :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
+    - ``init``: actions (strokes, 12) or (batch, strokes, 12), or a stroke JSON (path or dict) to
+      continue from; otherwise uniform random actions drawn with ``seed``.
+    """
+
+    def __init__(self, strokes: int = 30, grid=1, overlap: int = 8, size=None, painter=None, batch: int = 1,
+                 background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=(),
+                 init=None, seed: int | None = None, device=None):
+        super().__init__()
+        from .painters import Painter, create_painter
+        layout = None
+        if isinstance(init, (str, dict)) or hasattr(init, "__fspath__"):
+            from .export import load_strokes
+            saved = load_strokes(init)
+            layout, init = saved["layout"], saved["actions"]
+            strokes, batch = init.shape[1] // layout.tiles, init.shape[0]
+            size = saved["size"] if size is None else size
+            background = saved["background"]
+        if painter is None or isinstance(painter, str):
+            painter = create_painter(painter)
+        if not isinstance(painter, Painter):
+            raise ValueError(f"painter must be a strokeparam Painter or a painter name, got {type(painter).__name__}")
+        for name, value in (("strokes", strokes), ("batch", batch)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        tile = painter.size
+        if not isinstance(init, torch.Tensor) and init is not None and not isinstance(init, np.ndarray):
+            raise ValueError("init must be an actions array/tensor or a stroke JSON (path or dict)")
+        if layout is None:
+            if size is not None:
+                layout = Layout.for_size(_pair(size, "size"), tile, overlap)
+            else:
+                rows, cols = _pair(grid, "grid")
+                layout = Layout(rows, cols, tile, overlap)
+        self.layout = layout
+        self.size = None if size is None else _pair(size, "size")
+        self.strokes, self.batch = int(strokes), int(batch)
+        self.painter = painter.eval().requires_grad_(False)
+        self.register_buffer("background", _rgb(background))
+        cons = list(constraints)
+        if grayscale:
+            cons.insert(0, C.Grayscale())
+        if palette is not None:
+            cons.insert(0, C.Palette(palette))
+        self.constraints = C.check(cons)
+        total = self.layout.tiles * self.strokes
+        if init is None:
+            gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2 ** 63))
+            start = torch.rand(self.batch, total, A.NUM_FIELDS, generator=gen) * 0.9 + 0.05
+        else:
+            start = torch.as_tensor(A.validate(np.asarray(torch.as_tensor(init).reshape(-1, A.NUM_FIELDS)),
+                                               "init"), dtype=torch.float32)
+            if start.shape[0] == total:
+                start = start.expand(self.batch, total, A.NUM_FIELDS)
+            elif start.shape[0] != self.batch * total:
+                raise ValueError(f"init holds {start.shape[0]} strokes; this layout needs {total} per painting "
+                                 f"({self.layout.tiles} tiles x {self.strokes} strokes) x batch {self.batch}")
+            start = C.invert(self.constraints, start.reshape(self.batch, total, A.NUM_FIELDS))
+        self.raw = nn.Parameter(torch.logit(start.clamp(EPS, 1 - EPS)).contiguous())
+        if device is not None:
+            self.to(device)
+
+    def extra_repr(self) -> str:
+        return (f"strokes={self.strokes}, grid={self.layout.rows}x{self.layout.cols}, overlap={self.layout.overlap}, "
+                f"size={self.output_size}, batch={self.batch}, constraints={[c.to_dict()['type'] for c in self.constraints]}")
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.size or (self.layout.height, self.layout.width)
+
+    def forward(self):
+        """Lucent's param_f contract: ``([raw tensor], image_f)``."""
+        return [self.raw], self.image
+
+    def actions(self) -> torch.Tensor:
+        """Current valid actions (batch, tiles x strokes, 12), tiles in ``layout.order()``."""
+        return C.apply(self.constraints, torch.sigmoid(self.raw))
+
+    def image(self, upto: int | None = None) -> torch.Tensor:
+        """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile."""
+        acts = self.actions()
+        layout, n = self.layout, self.strokes
+        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS))
+        alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
+        if upto is not None:
+            keep = (torch.arange(n, device=alpha.device) < upto).to(alpha)
+            alpha = alpha * keep.view(1, 1, n, 1, 1, 1)
+        color = acts[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
+        return self._resize(composite(alpha, color, layout, self.background))
+
+    def _resize(self, canvas: torch.Tensor) -> torch.Tensor:
+        if self.size is None or tuple(canvas.shape[-2:]) == self.size:
+            return canvas
+        return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+    def to_mypaint(self, seed: int | None = None, quantize: bool = False, brush: str = "classic/dry_brush",
+                   progress: bool = False) -> torch.Tensor:
+        """Re-paint the current strokes with the real MyPaint on the same layout → (batch, 3, H, W).
+
+        ``quantize`` snaps the actions to SPIRAL-style discrete levels first (:func:`actions.quantize`).
+        Painting b of the batch uses ``seed + b`` (or fresh randomness with ``seed=None``).
+        """
+        from tqdm import tqdm
+
+        from .mypaint import MyPaintRenderer
+        acts = self.actions().detach().cpu().numpy()
+        if quantize:
+            acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
+        renderer = MyPaintRenderer(brush, self.layout.tile)
+        origins = np.repeat(np.array(self.layout.origins()), self.strokes, axis=0)
+        size = (self.layout.height, self.layout.width)
+        bg = self.background.cpu().numpy()
+        out = [renderer.paint(a, size=size, background=bg, seed=None if seed is None else seed + b,
+                              origins=origins, tile=self.layout.tile)
+               for b, a in enumerate(tqdm(acts, disable=not progress, desc="MyPaint"))]
+        canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
+        return self._resize(canvas)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise ValueError(f"{name} must be a positive integer or a pair (rows/height, cols/width), got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def _rgb(background) -> torch.Tensor:
+    try:
+        bg = torch.as_tensor(background, dtype=torch.float32).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        bg = torch.tensor([float("nan")])
+    if bg.numel() == 1:
+        bg = bg.repeat(3)
+    if bg.numel() != 3 or not torch.isfinite(bg).all() or bg.min() < 0 or bg.max() > 1:
+        raise ValueError(f"background must be a gray level or an RGB triple in [0, 1], got {background!r}")
+    return bg

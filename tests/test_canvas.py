@@ -1,0 +1,54 @@
+"""Compositing and stitching against a naive stroke-by-stroke reference on the full canvas."""
+import pytest
+import torch
+
+from strokeparam.canvas import Layout, composite, over
+
+
+def naive(alpha, color, layout, background):
+    """Pad every stroke to the whole canvas and paint them one by one, tiles in painting order."""
+    batch = alpha.shape[0]
+    canvas = background.view(1, 3, 1, 1).expand(batch, 3, layout.height, layout.width).clone()
+    for k, (top, left) in enumerate(layout.origins()):
+        for i in range(alpha.shape[2]):
+            a = torch.zeros(batch, 1, layout.height, layout.width)
+            a[..., top:top + layout.tile, left:left + layout.tile] = alpha[:, k, i]
+            canvas = canvas * (1 - a) + color[:, k, i].view(batch, 3, 1, 1) * a
+    return canvas
+
+
+@pytest.mark.parametrize("rows, cols, overlap", [(1, 1, 0), (2, 3, 8), (3, 3, 16), (4, 2, 0), (3, 4, 16)])
+def test_composite_equals_naive_reference(rows, cols, overlap):
+    gen = torch.Generator().manual_seed(rows * 10 + cols)
+    layout = Layout(rows, cols, tile=16, overlap=overlap // 4)
+    alpha = torch.rand(2, layout.tiles, 4, 1, 16, 16, generator=gen) ** 3
+    color = torch.rand(2, layout.tiles, 4, 3, generator=gen)
+    bg = torch.tensor([1.0, 0.9, 0.2])
+    fast = composite(alpha, color, layout, bg)
+    assert fast.shape == (2, 3, layout.height, layout.width)
+    assert torch.allclose(fast, naive(alpha, color, layout, bg), atol=1e-5)
+
+
+def test_over_handles_opaque_strokes_and_gradients():
+    alpha = torch.tensor([1.0, 0.5, 1.0, 0.25]).view(4, 1, 1, 1).requires_grad_(True)
+    color = torch.eye(4)[:, :3].contiguous()
+    rgb, a = over(alpha, color)
+    # stroke 2 (blue) is opaque: only it and stroke 3 (transparent "black" in rgb) show
+    assert torch.allclose(rgb.flatten(), torch.tensor([0.0, 0.0, 0.75]))
+    assert torch.allclose(a.flatten(), torch.tensor([1.0]))
+    rgb.sum().backward()
+    assert torch.isfinite(alpha.grad).all() and alpha.grad[3].abs() > 0
+
+
+def test_layout_arithmetic():
+    lay = Layout(3, 5, tile=64, overlap=8)
+    assert (lay.height, lay.width, lay.stride, lay.tiles) == (176, 288, 56, 15)
+    assert sorted(lay.order()) == [(r, c) for r in range(3) for c in range(5)]
+    assert lay.origins()[0] == (0, 0) and (112, 224) in lay.origins()
+    assert Layout.for_size(64) == Layout(1, 1, 64, 8)
+    assert Layout.for_size(224, overlap=8) == Layout(4, 4, 64, 8)      # 64 + 3*56 = 232 >= 224
+    big = Layout.for_size((1024, 500), overlap=16)
+    assert big.height >= 1024 and big.width >= 500 and big.height - big.stride < 1024
+    for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Layout(**{**dict(rows=1, cols=1, tile=64, overlap=0), **bad})

@@ -1,0 +1,123 @@
+"""BrushstrokeParam: Lucent's param_f contract, constraints, layouts, init, transfer to MyPaint."""
+import numpy as np
+import pytest
+import torch
+
+from strokeparam import BrushstrokeParam, create_painter
+from strokeparam import constraints as C
+from strokeparam.actions import COLOR, INDEX, PRESSURE, SIZE
+
+
+@pytest.fixture(scope="module")
+def painter():
+    return create_painter("skeleton", pretrained=False)
+
+
+def optimize(param, steps=5):
+    params, image_f = param()
+    opt = torch.optim.Adam(params, lr=0.3)
+    target = torch.rand(1, 3, *param.output_size, generator=torch.Generator().manual_seed(0))
+    for _ in range(steps):
+        opt.zero_grad()
+        ((image_f() - target) ** 2).mean().backward()
+        opt.step()
+    return param
+
+
+def test_param_f_contract_and_shapes(painter):
+    param = BrushstrokeParam(strokes=6, grid=(2, 3), overlap=8, batch=2, painter=painter, seed=0)
+    params, image_f = param()
+    assert params == [param.raw] and param.raw.requires_grad
+    img = image_f()
+    assert img.shape == (2, 3, 120, 176) and img.dtype == torch.float32
+    assert 0 <= img.min() and img.max() <= 1
+    assert param.actions().shape == (2, 36, 12)
+    img.mean().backward()
+    assert param.raw.grad.abs().sum(-1).gt(0).all()            # every stroke's raw action gets a gradient
+    assert all(not p.requires_grad for p in param.painter.parameters())
+
+
+def test_size_chooses_grid_and_resizes(painter):
+    param = BrushstrokeParam(strokes=2, size=(100, 300), painter=painter, seed=0)
+    assert param.image().shape == (1, 3, 100, 300)
+    assert param.layout.height >= 100 and param.layout.width >= 300
+
+
+def test_seed_repeats_and_init_continues(painter):
+    a, b = (BrushstrokeParam(strokes=4, painter=painter, seed=3) for _ in range(2))
+    assert torch.equal(a.actions(), b.actions())
+    acts = a.actions().detach()
+    c = BrushstrokeParam(strokes=4, painter=painter, init=acts[0])
+    assert torch.allclose(c.actions(), acts, atol=1e-3)
+
+
+def test_constraints_hold_exactly_after_optimization(painter):
+    gray = optimize(BrushstrokeParam(strokes=8, painter=painter, grayscale=True, seed=1))
+    acts = gray.actions()
+    assert torch.equal(acts[..., INDEX["red"]], acts[..., INDEX["green"]])
+    assert torch.equal(acts[..., INDEX["red"]], acts[..., INDEX["blue"]])
+    assert acts[..., INDEX["red"]].std() > 0.05                       # a real gray range, not one gray
+    palette = ["#ff0000", "#00ff00", "#112233"]
+    pal = optimize(BrushstrokeParam(strokes=8, painter=painter, palette=palette, seed=1))
+    allowed = C.Palette(palette).colors
+    colors = pal.actions()[..., COLOR].reshape(-1, 3)
+    assert all(any(torch.equal(c, p) for p in allowed) for c in colors)
+    assert pal.raw.grad[..., COLOR].abs().sum() > 0                   # the assignment is differentiable
+    ranged = optimize(BrushstrokeParam(strokes=8, painter=painter, seed=1,
+                                       constraints=[C.size_range(0.0, 0.2), C.pressure_range(0.5, 0.9)]))
+    acts = ranged.actions()
+    assert acts[..., SIZE].max() <= 0.2 and acts[..., PRESSURE].min() >= 0.5 and acts[..., PRESSURE].max() <= 0.9
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(strokes=0), "strokes"),
+    (dict(batch=-1), "batch"),
+    (dict(grid=(0, 2)), "grid"),
+    (dict(overlap=40), "overlap"),
+    (dict(size=0), "size"),
+    (dict(background=(2, 0, 0)), "background"),
+    (dict(palette=["#zzzzzz"]), "palette color"),
+    (dict(palette=[]), "palette"),
+    (dict(grayscale=True, palette=["#000000"]), "one color constraint"),
+    (dict(constraints=["thin"]), "Constraint objects"),
+    (dict(init=torch.full((3, 12), 0.5)), "init holds 3 strokes"),
+    (dict(init=torch.full((4, 12), 1.5)), "init"),
+    (dict(painter=42), "painter"),
+])
+def test_bad_options_raise_clear_errors(painter, kwargs, needle):
+    kwargs = {"strokes": 4, "painter": painter, **kwargs}
+    with pytest.raises(ValueError, match=needle):
+        BrushstrokeParam(**kwargs)
+
+
+def test_constraint_ranges_are_checked():
+    with pytest.raises(ValueError, match="low < high"):
+        C.size_range(0.5, 0.2)
+    with pytest.raises(ValueError, match="unknown action field"):
+        C.FieldRange("thickness", 0, 1)
+
+
+def test_unknown_painter_name_lists_names():
+    with pytest.raises(KeyError, match="available painters"):
+        BrushstrokeParam(painter="no_such_painter")
+
+
+def test_to_mypaint_keeps_the_layout(painter):
+    # one dark stroke per tile, drawn only in tile (row 0, col 1) with pressure; elsewhere pressure 0
+    layout_param = BrushstrokeParam(strokes=1, grid=(2, 2), overlap=8, painter=painter, seed=0)
+    order = layout_param.layout.order()
+    acts = torch.zeros(4, 12)
+    acts[:, 6:] = torch.tensor([0.2, 0.5, 0.5, 0.5, 0.8, 0.5])
+    acts[:, SIZE] = 0.6
+    acts[order.index((0, 1)), PRESSURE] = 1.0
+    param = BrushstrokeParam(strokes=1, grid=(2, 2), overlap=8, painter=painter, init=acts)
+    img = param.to_mypaint(seed=0)
+    assert img.shape == (1, 3, 120, 120)
+    dark = 1 - img[0].mean(0)
+    rows, cols = dark.sum(1), dark.sum(0)
+    assert abs(float((rows * torch.arange(120)).sum() / rows.sum()) - 32) < 2
+    assert abs(float((cols * torch.arange(120)).sum() / cols.sum()) - (56 + 32)) < 2
+    again = param.to_mypaint(seed=0)
+    assert torch.equal(img, again)
+    quantized = param.to_mypaint(seed=0, quantize=True)
+    assert quantized.shape == img.shape

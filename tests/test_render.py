@@ -1,0 +1,100 @@
+"""render_vis (ours and Lucent's) with BrushstrokeParam and a real ImageNet classifier."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from strokeparam import BrushstrokeParam, create_painter, load_classifier, render_vis
+from strokeparam.objectives import class_logit
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_classifier("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def painter():
+    return create_painter("skeleton", pretrained=False)
+
+
+def logit(model, image, cls=388):
+    with torch.no_grad():
+        return model(torch.from_numpy(image).permute(0, 3, 1, 2))[:, cls].mean().item()
+
+
+def test_render_vis_raises_the_class_logit(model, painter):
+    param = BrushstrokeParam(strokes=12, painter=painter, seed=0)
+    start = param.actions().detach().clone()
+    first, last = render_vis(model, "labels:388", param=param, thresholds=(0, 12), transforms=[],
+                             progress=False, seed=0)
+    assert first.shape == last.shape == (1, 64, 64, 3)
+    assert logit(model, last) > logit(model, first) + 0.5
+    assert not torch.equal(param.actions(), start)                  # the param keeps the final strokes
+    assert np.allclose(param.image().detach().permute(0, 2, 3, 1).numpy(), last, atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["labels:giant panda", class_logit(388) - 0.0,
+                                       lambda T: -T("labels")[:, 388].mean()])
+def test_objective_kinds(model, painter, objective):
+    param = BrushstrokeParam(strokes=4, painter=painter, seed=1)
+    (img,) = render_vis(model, objective, param=param, thresholds=(2,), progress=False, seed=0)
+    assert img.shape == (1, 64, 64, 3) and np.isfinite(img).all()
+
+
+def test_seeded_runs_repeat(model, painter):
+    runs = [render_vis(model, "labels:388", param=BrushstrokeParam(strokes=4, painter=painter, seed=2),
+                       thresholds=(3,), progress=False, seed=5)[0] for _ in range(2)]
+    assert np.array_equal(*runs)
+
+
+def test_ctrl_c_returns_the_current_image(model, painter):
+    calls = []
+
+    def objective(T):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return -T("labels")[:, 388].mean()
+    param = BrushstrokeParam(strokes=4, painter=painter, seed=1)
+    images = render_vis(model, objective, param=param, thresholds=(100,), progress=False)
+    assert len(images) == 1 and len(calls) == 3
+
+
+def test_bad_arguments(model, painter):
+    param = BrushstrokeParam(strokes=2, painter=painter, seed=1)
+    with pytest.raises(ValueError, match="not both"):
+        render_vis(model, "labels:1", param=param, param_f=param)
+    with pytest.raises(ValueError, match="layer:channel"):
+        render_vis(model, "labels", param=param, progress=False)
+    with pytest.raises(KeyError, match="close matches"):
+        render_vis(model, "blocks_99:3", param=param, thresholds=(1,), progress=False)
+
+
+def test_lucent_render_vis_takes_the_param_unchanged(model, painter):
+    from lucent.optvis import render, transform
+
+    from strokeparam.compat import patch_lucent
+    patch_lucent()
+    param = BrushstrokeParam(strokes=4, painter=painter, seed=0)
+    before = param.actions().detach().clone()
+    images = render.render_vis(model, "labels:388", param_f=param, transforms=transform.standard_transforms,
+                               preprocess=False, thresholds=(3,), show_image=False, progress=False)
+    assert images[0].shape == (1, 64, 64, 3)
+    assert not torch.equal(before, param.actions())
+
+
+def test_works_without_lucent():
+    code = (
+        "import sys; sys.modules['lucent'] = None  # any import of lucent now fails\n"
+        "from strokeparam import BrushstrokeParam, create_painter, load_classifier, render_vis\n"
+        "p = BrushstrokeParam(strokes=3, painter=create_painter('skeleton', pretrained=False), seed=0)\n"
+        "img = render_vis(load_classifier('efficientnet_lite0'), 'labels:388', param=p, thresholds=(2,),\n"
+        "                 progress=False)[0]\n"
+        "print('OK', img.shape)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "OK (1, 64, 64, 3)" in r.stdout
