@@ -6,19 +6,25 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "strokeparam needs Python >= 3.10")'
 
-# 1. libmypaint and its brushes (Debian packages), before anything can paint.
+# 1. Debian packages: libmypaint and its brushes (the real painting program), Chromium (gallery tests).
 have_mypaint() { [ -e /usr/lib/x86_64-linux-gnu/libmypaint-1.5.so.1 ] || ldconfig -p 2>/dev/null | grep -q 'libmypaint-1.5.so.1'; }
 have_brushes() { [ -d /usr/share/mypaint-data/1.0/brushes ] || [ -n "${STROKEPARAM_BRUSHES:-}" ]; }
-if ! have_mypaint || ! have_brushes; then
+missing=""
+{ have_mypaint && have_brushes; } || missing=" libmypaint-1.5-1 mypaint-brushes"
+command -v chromium >/dev/null || missing="$missing chromium"
+if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing libmypaint-1.5-1 and mypaint-brushes with apt-get"
+        echo "setup: installing$missing with apt-get"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends libmypaint-1.5-1 mypaint-brushes >/dev/null
-    else
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    elif ! { have_mypaint && have_brushes; }; then
         echo "setup: libmypaint is missing. Install it as root:" >&2
         echo "  apt-get install libmypaint-1.5-1 mypaint-brushes" >&2
         exit 1
+    else
+        echo "setup: chromium is missing (only the gallery browser test needs it): apt-get install chromium" >&2
     fi
 fi
 

@@ -73,7 +73,8 @@ class BrushstrokeParam(nn.Module):
         self.constraints = C.check(cons)
         total = self.layout.tiles * self.strokes
         if init is None:
-            gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2 ** 63))
+            gen = torch.Generator()
+            gen.seed() if seed is None else gen.manual_seed(int(seed))
             start = torch.rand(self.batch, total, A.NUM_FIELDS, generator=gen) * 0.9 + 0.05
         else:
             start = torch.as_tensor(A.validate(np.asarray(torch.as_tensor(init).reshape(-1, A.NUM_FIELDS)),
