@@ -11,7 +11,7 @@ have_mypaint() { [ -e /usr/lib/x86_64-linux-gnu/libmypaint-1.5.so.1 ] || ldconfi
 have_brushes() { [ -d /usr/share/mypaint-data/1.0/brushes ] || [ -n "${STROKEPARAM_BRUSHES:-}" ]; }
 missing=""
 { have_mypaint && have_brushes; } || missing=" libmypaint-1.5-1 mypaint-brushes"
-command -v chromium >/dev/null || missing="$missing chromium"
+command -v chromium >/dev/null || missing="$missing chromium fonts-dejavu-core"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing$missing with apt-get"
