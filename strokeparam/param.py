@@ -20,9 +20,10 @@ class BrushstrokeParam(nn.Module):
     ``render_vis`` and as ``param`` in :func:`strokeparam.render_vis`; ``image_f()`` is (batch, 3, H, W)
     in [0, 1].
 
-    - ``strokes`` per painter tile; ``grid`` = rows x cols of tiles (an int for a square grid) that
-      share ``overlap`` pixels with their neighbours, or ``size`` (int or (height, width)) to choose the
-      grid and resize the canvas to exactly that size; ``batch`` independent paintings.
+    - ``strokes`` per painter tile; ``grid`` = rows x cols of tiles (an int for a square grid; default 1)
+      that share ``overlap`` pixels with their neighbours; ``size`` (int or (height, width)) resizes the
+      canvas to exactly that output size, choosing the grid for it unless ``grid`` is given (so
+      ``grid=1, size=224`` is one 64-px tile shown at 224 px); ``batch`` independent paintings.
     - ``painter``: a Painter, a registered painter name, or None for the default shipped painter.
     - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
     - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
@@ -31,7 +32,7 @@ class BrushstrokeParam(nn.Module):
       continue from; otherwise uniform random actions drawn with ``seed``.
     """
 
-    def __init__(self, strokes: int = 30, grid=1, overlap: int = 8, size=None, painter=None, batch: int = 1,
+    def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
                  background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=(),
                  init=None, seed: int | None = None, device=None):
         super().__init__()
@@ -55,10 +56,10 @@ class BrushstrokeParam(nn.Module):
         if not isinstance(init, torch.Tensor) and init is not None and not isinstance(init, np.ndarray):
             raise ValueError("init must be an actions array/tensor or a stroke JSON (path or dict)")
         if layout is None:
-            if size is not None:
+            if size is not None and grid is None:
                 layout = Layout.for_size(_pair(size, "size"), tile, overlap)
             else:
-                rows, cols = _pair(grid, "grid")
+                rows, cols = _pair(1 if grid is None else grid, "grid")
                 layout = Layout(rows, cols, tile, overlap)
         self.layout = layout
         self.size = None if size is None else _pair(size, "size")
@@ -115,9 +116,10 @@ class BrushstrokeParam(nn.Module):
             keep = (torch.arange(n, device=alpha.device) < upto).to(alpha)
             alpha = alpha * keep.view(1, 1, n, 1, 1, 1)
         color = acts[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
-        return self._resize(composite(alpha, color, layout, self.background))
+        return self.resize(composite(alpha, color, layout, self.background))
 
-    def _resize(self, canvas: torch.Tensor) -> torch.Tensor:
+    def resize(self, canvas: torch.Tensor) -> torch.Tensor:
+        """Resize a (batch, 3, height, width) canvas of this layout to the output size."""
         if self.size is None or tuple(canvas.shape[-2:]) == self.size:
             return canvas
         return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
@@ -143,7 +145,7 @@ class BrushstrokeParam(nn.Module):
                               origins=origins, tile=self.layout.tile)
                for b, a in enumerate(tqdm(acts, disable=not progress, desc="MyPaint"))]
         canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
-        return self._resize(canvas)
+        return self.resize(canvas)
 
 
 def _pair(value, name: str) -> tuple[int, int]:

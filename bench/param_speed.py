@@ -1,0 +1,189 @@
+#!/usr/bin/env python
+"""BrushstrokeParam's cost on the CPU: beside Lucent's image param, and as strokes and canvas grow.
+
+    python bench/param_speed.py            # the README tables (a few minutes)
+    python bench/param_speed.py --quick    # a fast look
+
+1. Seconds per render_vis step with tf_efficientnet_lite0 and "labels:388": BrushstrokeParam(strokes=30,
+   grid=1, size=224) against Lucent's ``param.image(224)``, both through strokeparam.render_vis (same loop,
+   transforms and model), interleaved; Lucent's own render_vis for reference. Target: ratio <= 1.25.
+2. Scaling: total strokes x canvas px, one step = forward + backward of the image and ``image.mean()``
+   plus an Adam step (no classifier), each configuration in its own process so peak RSS does not mix;
+   strokes per tile = ceil(total / tiles). Target: time linear in strokes.
+3. The memory target: a 1024 x 1024 canvas with >= 2,000 strokes, one forward + backward < 4 GB peak RSS.
+
+The painter is the default shipped one; without its weights a freshly initialised painter of the same
+architecture times the same (speed does not depend on the weights), and the header says so.
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+MEMORY_TARGET_GB = 4.0
+RATIO_TARGET = 1.25
+
+
+def painter():
+    """(painter, description): the default painter, or its untrained twin when no weights are shipped."""
+    from strokeparam.painters import DEFAULT_PAINTER, create_painter
+    try:
+        return create_painter(), f"{DEFAULT_PAINTER} (shipped weights)"
+    except FileNotFoundError:
+        return (create_painter(DEFAULT_PAINTER, pretrained=False),
+                f"{DEFAULT_PAINTER} (random weights: shipped weights not found; speed does not depend on them)")
+
+
+def peak_rss_gb() -> float:
+    """This process's peak RSS. Linux's VmHWM starts afresh at exec; ru_maxrss would carry over the
+    parent's peak from the fork."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 2 ** 20
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20     # KiB on Linux
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn()``; CPU time counts all threads of this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+# -- 1. side by side -----------------------------------------------------------------------------------
+
+def side_by_side(steps: int, repeats: int) -> str:
+    from lucent.optvis import param as lucent_param
+    from lucent.optvis import render as lucent_render
+
+    from strokeparam import BrushstrokeParam, load_classifier, render_vis
+    from strokeparam.compat import patch_lucent
+    patch_lucent()
+    model = load_classifier("efficientnet_lite0")
+    paint, _ = painter()
+    params = {
+        "BrushstrokeParam(strokes=30, grid=1, size=224)":
+            lambda: BrushstrokeParam(strokes=30, grid=1, size=224, painter=paint, seed=0),
+        "lucent param.image(224)": lambda: (lambda: lucent_param.image(224)),
+    }
+
+    stamps = []
+    model.register_forward_pre_hook(lambda *_: stamps.append((time.perf_counter(), time.process_time())))
+
+    def per_step(loop, make) -> list[tuple[float, float]]:
+        """(wall, CPU) seconds between successive model calls: whole steps, without the loop's set-up."""
+        stamps.clear()
+        loop(make)
+        return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:])]
+
+    def ours(make):
+        render_vis(model, "labels:388", param_f=make(), thresholds=(steps + 1,), progress=False, seed=0)
+
+    def theirs(make):
+        lucent_render.render_vis(model, "labels:388", param_f=make(), thresholds=(steps + 1,), preprocess=False,
+                                 progress=False, show_image=False)
+
+    runs = {name: [] for name in params}
+    for _ in range(repeats):                          # interleaved, so load from other processes hits both
+        for name, make in params.items():
+            runs[name] += per_step(ours, make)
+    wall = {name: statistics.median(w for w, _ in rs) for name, rs in runs.items()}
+    cpu = {name: statistics.median(c for _, c in rs) for name, rs in runs.items()}
+    lucent_own = {name: statistics.median(w for w, _ in per_step(theirs, make)) for name, make in params.items()}
+    lines = ["| param | s/step, strokeparam.render_vis | CPU s/step | s/step, Lucent's render_vis |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {wall[name]:.3f} | {cpu[name]:.3f} | {lucent_own[name]:.3f} |" for name in params]
+    (brush, image), (brush_cpu, image_cpu) = wall.values(), cpu.values()
+    verdict = "meets" if brush / image <= RATIO_TARGET else "misses"
+    lines.append(f"\nratio BrushstrokeParam / Lucent image = **{brush / image:.2f}** wall, "
+                 f"{brush_cpu / image_cpu:.2f} CPU time ({verdict} the target <= {RATIO_TARGET}; median of "
+                 f"{repeats} x {steps} steps; 30 strokes on one 64-px tile, shown at 224 px)")
+    return "\n".join(lines)
+
+
+# -- 2./3. one configuration per process ---------------------------------------------------------------
+
+def child(total: int, canvas: int, steps: int) -> dict:
+    """Time ``steps`` steps after a first one of a ``canvas``-px BrushstrokeParam holding >= ``total``
+    strokes; report the best seconds per step and the peak RSS."""
+    from strokeparam import BrushstrokeParam
+    from strokeparam.canvas import Layout
+    paint, _ = painter()
+    tiles = Layout.for_size(canvas, paint.size).tiles
+    per_tile = math.ceil(total / tiles)
+    param = BrushstrokeParam(strokes=per_tile, size=canvas, painter=paint, seed=0)
+    opt = torch.optim.Adam(param.parameters(), lr=0.05)
+    base = peak_rss_gb()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        param.image().mean().backward()
+        opt.step()
+    first, *times = [timed(step) for _ in range(steps + 1)]
+    return dict(total=total, canvas=canvas, tiles=tiles, strokes=tiles * per_tile, first=first[0],
+                seconds=min((w for w, _ in times), default=math.nan), cpu=min((c for _, c in times), default=math.nan),
+                base_gb=base, peak_gb=peak_rss_gb())
+
+
+def measure(total: int, canvas: int, steps: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps([total, canvas, steps])],
+                         capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"configuration {total} strokes / {canvas} px failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scaling(totals, canvases, steps: int) -> str:
+    rows = {(t, c): measure(t, c, steps) for c in canvases for t in totals}
+    lines = ["| canvas px | tiles | strokes asked | strokes painted | s/step | CPU s/step | ms/stroke "
+             "| peak RSS GB (before first step) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (t, c), r in rows.items():
+        lines.append(f"| {c} | {r['tiles']} | {t:,} | {r['strokes']:,} | {r['seconds']:.3f} | {r['cpu']:.3f} | "
+                     f"{1000 * r['seconds'] / r['strokes']:.2f} | {r['peak_gb']:.2f} ({r['base_gb']:.2f}) |")
+    lines.append("\nlinearity: growth of s/step between successive stroke counts (growth of painted strokes):")
+    for c in canvases:
+        col = [rows[t, c] for t in totals]
+        parts = [f"x{b['seconds'] / a['seconds']:.1f} (x{b['strokes'] / a['strokes']:.1f})"
+                 for a, b in zip(col, col[1:])]
+        lines.append(f"- {c} px: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def memory_target() -> str:
+    r = measure(2000, 1024, 0)
+    verdict = "meets" if r["peak_gb"] < MEMORY_TARGET_GB else "misses"
+    return (f"1024 x 1024 canvas, {r['strokes']:,} strokes ({r['tiles']} tiles), one forward + backward: "
+            f"peak RSS **{r['peak_gb']:.2f} GB** ({verdict} the target < {MEMORY_TARGET_GB:g} GB; "
+            f"{r['base_gb']:.2f} GB before the first step), {r['first']:.2f} s for the first step")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer steps, strokes 30/300 on 64/256 px only")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(child(*json.loads(args.child))))
+        return
+    totals, canvases = ((30, 300), (64, 256)) if args.quick else ((30, 300, 3000), (64, 256, 1024))
+    steps, repeats = (2, 1) if args.quick else (3, 2)
+    _, described = painter()
+    print(f"# BrushstrokeParam speed (CPU, {torch.get_num_threads()} threads, torch {torch.__version__})\n")
+    print(f"painter: {described}\n")
+    print("## render_vis step: BrushstrokeParam vs Lucent's image param (tf_efficientnet_lite0, labels:388)\n")
+    print(side_by_side(steps, repeats), flush=True)
+    print("\n## Scaling: forward + backward of image.mean() + Adam step, one process per row\n")
+    print(scaling(totals, canvases, 1 if args.quick else 2), flush=True)
+    print("\n## Memory target\n")
+    print(memory_target())
+
+
+if __name__ == "__main__":
+    main()

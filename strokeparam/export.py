@@ -1,0 +1,304 @@
+"""Saving paintings: stroke JSON (reloadable as ``init``), PNG, SVG, GIF, OpenRaster."""
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import actions as A
+from .canvas import Layout
+from .data import atomic_write_bytes
+
+STROKES_FORMAT = "strokeparam-strokes"
+STROKES_VERSION = 1
+
+
+def strokes_dict(param) -> dict:
+    """The stroke list of a BrushstrokeParam as a JSON-ready dict (schema ``strokeparam-strokes`` v1).
+
+    ``paintings[b]`` lists painting b's strokes in painting order: tile k (``layout.order()``) owns
+    strokes ``k * strokes_per_tile`` to ``(k + 1) * strokes_per_tile - 1``, each a list of the 12
+    action fields (``fields``) in [0, 1], coordinates relative to its tile.
+    """
+    acts = param.actions().detach().cpu().numpy().astype(np.float64)
+    return {
+        "format": STROKES_FORMAT,
+        "version": STROKES_VERSION,
+        "action_space_version": A.ACTION_SPACE_VERSION,
+        "fields": list(A.FIELDS),
+        "layout": param.layout.to_dict(),
+        "tile_origins": [list(o) for o in param.layout.origins()],
+        "strokes_per_tile": param.strokes,
+        "size": list(param.output_size),
+        "background": [float(c) for c in param.background.tolist()],
+        "painter": getattr(param.painter, "name", type(param.painter).__name__),
+        "constraints": [c.to_dict() for c in param.constraints],
+        "paintings": [[[round(v, 7) for v in stroke] for stroke in painting] for painting in acts.tolist()],
+    }
+
+
+def save_strokes(param, path) -> Path:
+    """Write the stroke JSON of ``param`` to ``path`` atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, json.dumps(strokes_dict(param), indent=1).encode())
+    return path
+
+
+def load_strokes(source) -> dict:
+    """Read a stroke JSON (path or dict) → dict with ``layout`` (Layout), ``actions`` (float32 tensor
+    (batch, strokes, 12)), ``size`` ((H, W)) and ``background``; raises ValueError on a bad file."""
+    if isinstance(source, dict):
+        doc, where = source, "stroke dict"
+    else:
+        where = str(source)
+        try:
+            doc = json.loads(Path(source).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"stroke JSON {where} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{where} is not a JSON file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != STROKES_FORMAT:
+        raise ValueError(f"{where} is not a strokeparam stroke file (format must be {STROKES_FORMAT!r})")
+    if doc.get("version") != STROKES_VERSION or doc.get("action_space_version") != A.ACTION_SPACE_VERSION:
+        raise ValueError(f"{where} has version {doc.get('version')} / action space "
+                         f"{doc.get('action_space_version')}; this strokeparam reads {STROKES_VERSION} / "
+                         f"{A.ACTION_SPACE_VERSION}")
+    try:
+        lay = doc["layout"]
+        layout = Layout(lay["rows"], lay["cols"], lay["tile"], lay["overlap"])
+        paintings = np.asarray(doc["paintings"], dtype=np.float64)
+        size = tuple(int(v) for v in doc["size"])
+        background = [float(c) for c in doc["background"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where} is malformed: {exc}") from None
+    if paintings.ndim != 3 or paintings.shape[1] % layout.tiles or paintings.shape[1] == 0:
+        raise ValueError(f"{where}: paintings must be (batch, tiles x strokes, 12) with {layout.tiles} tiles, "
+                         f"got shape {paintings.shape}")
+    acts = A.validate(paintings.reshape(-1, paintings.shape[-1]), f"{where} strokes").reshape(paintings.shape)
+    return {"layout": layout, "actions": torch.from_numpy(acts.astype(np.float32)), "size": size,
+            "background": background, "doc": doc}
+
+
+# -- images -----------------------------------------------------------------------------------------
+
+def save_png(image, path) -> list[Path]:
+    """Write an image as PNG, atomically; returns the paths written.
+
+    ``image``: a tensor (C, H, W) or (batch, C, H, W) in [0, 1], or a numpy array (H, W), (H, W, C) or
+    (batch, H, W, C), float in [0, 1] or uint8; C = 1 (gray), 3 (RGB) or 4 (RGBA). A single painting goes to ``path``; a
+    batch of several writes one PNG per painting, ``<stem>_0.png``, ``<stem>_1.png``, ... beside it.
+    """
+    frames = _to_uint8(image)
+    path = Path(path)
+    if len(frames) == 1:
+        paths = [path]
+    else:
+        paths = [path.with_name(f"{path.stem}_{b}{path.suffix or '.png'}") for b in range(len(frames))]
+    for frame, out in zip(frames, paths):
+        atomic_write_bytes(out, _png_bytes(_picture(frame)))
+    return paths
+
+
+def _to_uint8(image) -> np.ndarray:
+    """Any accepted image → uint8 (batch, H, W, C) with C in (1, 3, 4)."""
+    if isinstance(image, torch.Tensor):
+        if image.ndim not in (3, 4) or image.shape[-3] not in (1, 3, 4):
+            raise ValueError(f"image tensor must be (C, H, W) or (batch, C, H, W) with C = 1, 3 or 4, "
+                             f"got shape {tuple(image.shape)}")
+        image = image.detach().float().cpu().movedim(-3, -1).numpy()
+    elif not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a torch tensor or a numpy array, got {type(image).__name__}")
+    arr = image[..., None] if image.ndim == 2 else image
+    arr = arr[None] if arr.ndim == 3 else arr
+    if arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4) or 0 in arr.shape:
+        raise ValueError(f"image array must be (H, W), (H, W, C) or (batch, H, W, C) with C = 1, 3 or 4, "
+                         f"got shape {image.shape}")
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+        raise ValueError(f"image must be uint8 or finite floats in [0, 1], got dtype {arr.dtype}")
+    return (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def _picture(frame: np.ndarray):
+    from PIL import Image
+    return Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
+
+
+def _png_bytes(picture) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# -- vector and animation ---------------------------------------------------------------------------
+
+def _check_painting(param, painting) -> int:
+    if not isinstance(painting, (int, np.integer)) or isinstance(painting, bool) or not 0 <= painting < param.batch:
+        raise ValueError(f"painting must be an index in [0, {param.batch - 1}] (the param's batch), got {painting!r}")
+    return int(painting)
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{round(min(max(float(c), 0.0), 1.0) * 255):02x}" for c in rgb)
+
+
+def svg_string(param, painting: int = 0) -> str:
+    """The SVG document of :func:`save_svg` as a string."""
+    b = _check_painting(param, painting)
+    layout = param.layout
+    acts = param.actions()[b].detach().cpu().numpy().astype(np.float64)
+    height, width = param.output_size
+    root = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", version="1.1", width=str(width),
+                      height=str(height), viewBox=f"0 0 {layout.width} {layout.height}",
+                      preserveAspectRatio="none")
+    defs = ET.SubElement(root, "defs")
+    ET.SubElement(root, "rect", x="0", y="0", width=str(layout.width), height=str(layout.height),
+                  fill=_hex(param.background.tolist()))
+    for k, (top, left) in enumerate(layout.origins()):
+        clip = ET.SubElement(defs, "clipPath", id=f"tile{k}")
+        ET.SubElement(clip, "rect", x=str(left), y=str(top), width=str(layout.tile), height=str(layout.tile))
+        group = ET.SubElement(root, "g", {"clip-path": f"url(#tile{k})"})
+        for action in acts[k * param.strokes:(k + 1) * param.strokes]:
+            spec = A.to_mypaint(action, layout.tile)
+            (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
+            ET.SubElement(group, "path", {
+                "d": f"M {x0:.3f} {y0:.3f} Q {x1:.3f} {y1:.3f} {x2:.3f} {y2:.3f}",
+                "fill": "none", "stroke": _hex(spec.color), "stroke-width": f"{2 * spec.radius:.3f}",
+                "stroke-opacity": f"{sum(spec.pressures) / 2:.4f}",
+                "stroke-linecap": "round", "stroke-linejoin": "round"})
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def save_svg(param, path, painting: int = 0) -> Path:
+    """Write one painting of ``param`` as SVG, each stroke a quadratic Bezier path, atomically.
+
+    Coordinates are canvas pixels (tile origin + fraction x tile); the viewBox is the stitched canvas
+    and ``width``/``height`` the param's output size. Paths come in painting order, grouped per tile and
+    clipped to it as the painter clips them, over a rectangle of the background color. A stroke's color is
+    its action's RGB; its width is the brush diameter 2 x ``radius_pixels(size, tile)`` (MyPaint's dry
+    brush keeps its radius under pressure), its opacity the mean of its start and end pressure (pressure
+    0 paints nothing); caps and joins are round.
+    """
+    path = Path(path)
+    atomic_write_bytes(path, svg_string(param, painting).encode())
+    return path
+
+
+def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 100,
+             final_ms: int = 1000) -> Path:
+    """Write an animated GIF of one painting appearing stroke by stroke, atomically.
+
+    Frame k shows the first ``k`` strokes of every tile (``param.image(upto=k)``) for
+    k = every, 2 x every, ..., always ending with the full painting, which stays ``final_ms``
+    milliseconds; the others ``duration_ms`` each. The GIF loops forever. Pillow merges consecutive
+    frames that came out identical (their durations add up).
+    """
+    b = _check_painting(param, painting)
+    for name, value in (("every", every), ("duration_ms", duration_ms), ("final_ms", final_ms)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    steps = list(range(every, param.strokes, every)) + [param.strokes]
+    with torch.no_grad():
+        frames = [_picture(_to_uint8(param.image(upto=k)[b])[0]) for k in steps]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                   duration=[int(duration_ms)] * (len(frames) - 1) + [int(final_ms)])
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+# -- OpenRaster --------------------------------------------------------------------------------------
+
+ORA_MIMETYPE = "image/openraster"
+THUMBNAIL_MAX = 256
+
+
+def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painting: int = 0,
+                  brush: str = "classic/dry_brush") -> np.ndarray:
+    """One painting's strokes re-painted by MyPaint as a premultiplied RGBA layer, float32 (H, W, 4)
+    at the param's output size. It is the stroke layer of ``param.to_mypaint`` (painting b uses
+    ``seed + b``): composited over the background it gives the same image."""
+    from .mypaint import MyPaintRenderer
+    b = _check_painting(param, painting)
+    if not isinstance(quantize, bool):
+        raise ValueError(f"quantize must be True or False, got {quantize!r}")
+    layout = param.layout
+    acts = param.actions()[b].detach().cpu().numpy()
+    if quantize:
+        acts = A.quantize(acts)
+    origins = np.repeat(np.array(layout.origins()), param.strokes, axis=0)
+    layer = MyPaintRenderer(brush, layout.tile).paint(
+        acts, size=(layout.height, layout.width), seed=None if seed is None else seed + b, rgba=True,
+        origins=origins, tile=layout.tile)
+    layer = param.resize(torch.from_numpy(layer).permute(2, 0, 1)[None])
+    return layer[0].permute(1, 2, 0).numpy()
+
+
+def save_ora(param, path, seed: int | None = None, quantize: bool = False, painting: int = 0,
+             brush: str = "classic/dry_brush") -> Path:
+    """Write the MyPaint re-paint of one painting as OpenRaster (.ora), which MyPaint and Krita open.
+
+    Two layers at the output size: ``strokes`` (the MyPaint strokes, straight RGBA) over ``background``
+    (opaque, the param's background color), plus ``mergedimage.png`` and a thumbnail of at most 256 px.
+    ``seed``, ``quantize`` and ``brush`` are those of ``param.to_mypaint``.
+    """
+    from PIL import Image
+    layer = mypaint_layer(param, seed=seed, quantize=quantize, painting=painting, brush=brush)
+    height, width = layer.shape[:2]
+    alpha = layer[..., 3:]
+    straight = np.where(alpha > 0, layer[..., :3] / np.maximum(alpha, 1e-12), 0.0)
+    strokes = _to_uint8(np.concatenate([straight, alpha], axis=-1))[0]
+    bg = param.background.cpu().numpy().astype(np.float32)
+    background = _to_uint8(np.broadcast_to(np.append(bg, 1.0), (height, width, 4)).copy())[0]
+    merged = _picture(_to_uint8(layer[..., :3] + (1.0 - alpha) * bg)[0])
+    thumb = merged.copy()
+    thumb.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX), Image.Resampling.LANCZOS)
+
+    image = ET.Element("image", version="0.0.5", w=str(width), h=str(height), xres="72", yres="72")
+    stack = ET.SubElement(image, "stack")
+    for name in ("strokes", "background"):      # top layer first
+        ET.SubElement(stack, "layer", {"name": name, "src": f"data/{name}.png", "x": "0", "y": "0",
+                                       "opacity": "1.0", "visibility": "visible",
+                                       "composite-op": "svg:src-over"})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as ora:
+        ora.writestr(zipfile.ZipInfo("mimetype"), ORA_MIMETYPE, compress_type=zipfile.ZIP_STORED)
+        ora.writestr("stack.xml", ET.tostring(image, encoding="UTF-8", xml_declaration=True))
+        ora.writestr("data/strokes.png", _png_bytes(_picture(strokes)))
+        ora.writestr("data/background.png", _png_bytes(_picture(background)))
+        ora.writestr("Thumbnails/thumbnail.png", _png_bytes(thumb))
+        ora.writestr("mergedimage.png", _png_bytes(merged))
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+EXPORTS = ("json", "png", "svg", "gif", "ora")
+
+
+def export_all(param, stem, formats=EXPORTS, seed: int | None = None) -> dict:
+    """Write ``<stem>.<ext>`` for each format in ``formats`` (of :data:`EXPORTS`) → {format: path(s)}.
+
+    PNG holds the whole batch (see :func:`save_png`); SVG, GIF and ORA show painting 0; ORA uses ``seed``.
+    """
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    unknown = [f for f in formats if f not in EXPORTS]
+    if unknown or not formats:
+        raise ValueError(f"unknown export format(s) {unknown}; formats are {', '.join(EXPORTS)}")
+    stem = Path(stem)
+    writers = {"json": lambda p: save_strokes(param, p), "png": lambda p: save_png(_image(param), p),
+               "svg": lambda p: save_svg(param, p), "gif": lambda p: save_gif(param, p),
+               "ora": lambda p: save_ora(param, p, seed=seed)}
+    return {f: writers[f](stem.with_name(f"{stem.name}.{f}")) for f in formats}
+
+
+def _image(param) -> torch.Tensor:
+    with torch.no_grad():
+        return param.image()
