@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Paint 20 ImageNet classes with lite0 + lite1, judge them with the held-out lite2: neural vs MyPaint.
+
+    python bench/class_recognition.py                    # the README table (default painter)
+    python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
+
+Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lite0 + Lite1), then
+EfficientNet-Lite2, which never took part in the optimization, classifies the neural render and the
+MyPaint re-paint of the same strokes (``to_mypaint(seed=0)``). Prints one Markdown table: per class the
+rank of the target under Lite2 and its probability, then the top-1 / top-5 hit rates and mean probability.
+"""
+import argparse
+import inspect
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from strokeparam import create_painter, load_classifier
+from strokeparam.objectives import class_index
+from strokeparam.paint import PAINTING_MODELS, ensemble, paint_class
+
+# 20 fixed, diverse classes: animals, objects, food, scenes, plants
+CLASSES = (1, 22, 130, 145, 291, 323, 340, 388, 409, 417,
+           430, 437, 511, 780, 850, 948, 954, 963, 980, 985)
+QUICK_CLASSES = (388, 130, 948, 437)
+JUDGE = "efficientnet_lite2"
+
+
+def class_name(index):
+    from timm.data import ImageNetInfo
+    return ImageNetInfo().index_to_description(index).split(",")[0]
+
+
+def load_painter(spec):
+    """A painter from 'name' (shipped weights), 'name-random' (random weights) or None (the default)."""
+    if spec is not None and spec.endswith("-random"):
+        return create_painter(spec.removesuffix("-random"), pretrained=False)
+    return create_painter(spec)
+
+
+def judge(model, images, index):
+    """(rank of ``index`` from 1, its probability) for each image under ``model``."""
+    with torch.no_grad():
+        probs = model(images).softmax(-1)
+    target = probs[:, index]
+    ranks = (probs > target[:, None]).sum(-1) + 1
+    return list(zip(ranks.tolist(), target.tolist()))
+
+
+def to_uint8(image):
+    return (image.detach().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+
+
+def contact_sheet(rows, path, scale=2):
+    """One row per class: neural | MyPaint, upscaled, with the class name and Lite2 ranks."""
+    tile = rows[0][1].shape[0] * scale
+    label = 150
+    sheet = Image.new("RGB", (label + 2 * tile + 12, len(rows) * (tile + 4) + 4), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, (text, neural, mypaint) in enumerate(rows):
+        top = 4 + k * (tile + 4)
+        draw.multiline_text((4, top + 4), text, fill="black")
+        for j, image in enumerate((neural, mypaint)):
+            picture = Image.fromarray(image).resize((tile, tile), Image.NEAREST)
+            sheet.paste(picture, (label + j * (tile + 4), top))
+    sheet.save(path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--classes", help="comma-separated ImageNet indices or names (default: the fixed 20)")
+    p.add_argument("--steps", type=int, help="optimization steps per class (default: paint_class's)")
+    p.add_argument("--strokes", type=int, default=30)
+    p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
+    p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="save each neural/MyPaint pair as PNG and a contact sheet here")
+    p.add_argument("--quick", action="store_true", help=f"{len(QUICK_CLASSES)} classes, 30 steps")
+    args = p.parse_args()
+    if args.classes:
+        classes = [class_index(int(c) if c.strip().isdigit() else c.strip()) for c in args.classes.split(",")]
+    else:
+        classes = list(QUICK_CLASSES if args.quick else CLASSES)
+    defaults = inspect.signature(paint_class).parameters
+    steps = args.steps or (30 if args.quick else defaults["steps"].default)
+    copies = args.copies or defaults["copies"].default
+    painter = load_painter(args.painter)
+    model, referee = ensemble(PAINTING_MODELS), load_classifier(JUDGE)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    rows, sheet, start = [], [], time.perf_counter()
+    for index in classes:
+        param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
+                            painter=painter, seed=args.seed, progress=False)
+        neural = param.image().detach()
+        mypaint = param.to_mypaint(seed=0)
+        results = judge(referee, torch.cat([neural, mypaint.to(neural)]), index)
+        name = class_name(index)
+        rows.append((index, name, results))
+        if args.out:
+            stem = f"{index:03d}_{name.replace(' ', '_').replace('/', '_')}"
+            pair = [to_uint8(neural), to_uint8(mypaint)]
+            for kind, image in zip(("neural", "mypaint"), pair):
+                Image.fromarray(image).save(args.out / f"{stem}_{kind}.png")
+            sheet.append((f"{index} {name}\nneural #{results[0][0]}\nMyPaint #{results[1][0]}", *pair))
+    elapsed = time.perf_counter() - start
+    if args.out:
+        contact_sheet(sheet, args.out / "contact_sheet.png")
+    painter_name = args.painter or f"{painter.name} (default, shipped weights)"
+    print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
+          f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, seed {args.seed}; "
+          f"{elapsed / len(classes):.0f} s per class\n")
+    print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
+    for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:
+        print(f"| {index} {name} | {rank_n} | {p_n:.3f} | {rank_m} | {p_m:.3f} |")
+    stats = []
+    for k in range(2):
+        ranks = np.array([r[2][k][0] for r in rows])
+        probs = np.array([r[2][k][1] for r in rows])
+        stats.append(f"top-1 {np.mean(ranks == 1):.0%}, top-5 {np.mean(ranks <= 5):.0%} | mean p {probs.mean():.3f}")
+    print(f"| **all {len(rows)}** | {stats[0]} | {stats[1]} |")
+
+
+if __name__ == "__main__":
+    main()

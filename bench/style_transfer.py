@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Intrinsic style transfer on skimage photos: content loss before and after, neural render vs MyPaint.
+
+    python bench/style_transfer.py                      # the README table (default painter)
+    python bench/style_transfer.py --quick --painter skeleton-random --out out/bench_style
+
+Each photo (shorter side ``--size`` px) is painted by :func:`strokeparam.paint.paint_content`. The content
+loss (:func:`strokeparam.paint.content_loss`, no transforms) is measured for the initial random strokes
+and the optimized ones, each as the neural render and as re-painted by MyPaint (``to_mypaint(seed=0)``).
+"kept" is the share of the neural render's loss reduction that the MyPaint re-paint also achieves.
+"""
+import argparse
+import inspect
+import time
+from pathlib import Path
+
+import numpy as np
+
+from strokeparam import BrushstrokeParam, load_classifier
+from strokeparam.paint import CONTENT_MODEL, content_loss, load_image, paint_content, to_gray
+
+IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def load_painter(spec):
+    """A painter from 'name' (shipped weights), 'name-random' (random weights) or None (the default)."""
+    from strokeparam import create_painter
+    if spec is not None and spec.endswith("-random"):
+        return create_painter(spec.removesuffix("-random"), pretrained=False)
+    return create_painter(spec)
+
+
+def photo(name, size):
+    import skimage.data
+    if name not in IMAGES and not hasattr(skimage.data, name):
+        raise SystemExit(f"unknown skimage photo {name!r}; try {', '.join(IMAGES)}")
+    return load_image(getattr(skimage.data, name)(), size=size)
+
+
+def save(images, path):
+    """A row of (1, 3, H, W) images side by side, 4 px apart."""
+    from PIL import Image
+    arrays = [(i.detach().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+              for i in images]
+    h = arrays[0].shape[0]
+    gap = np.full((h, 4, 3), 255, np.uint8)
+    Image.fromarray(np.concatenate([x for a in arrays for x in (a, gap)][:-1], axis=1)).save(path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", default=",".join(IMAGES), help="comma-separated skimage.data photo names")
+    p.add_argument("--size", type=int, default=128, help="shorter side of each photo in pixels")
+    p.add_argument("--steps", type=int, help="optimization steps (default: paint_content's)")
+    p.add_argument("--strokes", type=int, help="strokes per 64 px tile (default: paint_content's)")
+    p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grayscale", action="store_true")
+    p.add_argument("--out", type=Path, help="save photo | before | after | MyPaint rows as PNG here")
+    p.add_argument("--quick", action="store_true", help="2 photos at 64 px, 20 steps")
+    args = p.parse_args()
+    names = [n.strip() for n in args.images.split(",")]
+    defaults = inspect.signature(paint_content).parameters
+    size = args.size
+    steps = args.steps or (20 if args.quick else defaults["steps"].default)
+    strokes = args.strokes or defaults["strokes"].default
+    if args.quick:
+        names, size = names[:2], 64
+    painter = load_painter(args.painter)
+    model = load_classifier(CONTENT_MODEL)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    rows, start_time = [], time.perf_counter()
+    for name in names:
+        image = photo(name, size)
+        param = paint_content(image, strokes=strokes, steps=steps, painter=painter, model=model, seed=args.seed,
+                              grayscale=args.grayscale, progress=False)
+        start = BrushstrokeParam(strokes=param.strokes, size=param.output_size, painter=painter, seed=args.seed,
+                                 grayscale=args.grayscale)
+        pictures = [start.image(), param.image(), start.to_mypaint(seed=0), param.to_mypaint(seed=0)]
+        reference = to_gray(image) if args.grayscale else image
+        losses = [content_loss(x, reference, model) for x in pictures]
+        tiles = f"{param.layout.rows}x{param.layout.cols} x {param.strokes}"
+        rows.append((name, "x".join(map(str, param.output_size)), tiles, losses))
+        if args.out:
+            save([image, pictures[0], pictures[1], pictures[3]], args.out / f"{name}.png")
+    elapsed = time.perf_counter() - start_time
+    painter_name = args.painter or f"{painter.name} (default, shipped weights)"
+    print(f"Intrinsic style transfer: content loss ({CONTENT_MODEL}, paint_content's layers), painter "
+          f"{painter_name}, {strokes} strokes per tile, {steps} steps{', grayscale' if args.grayscale else ''}, "
+          f"seed {args.seed}; {elapsed / len(names):.0f} s per photo\n")
+    print("| photo | size | tiles x strokes | before | after | reduction | MyPaint before | MyPaint after "
+          "| MyPaint reduction | kept |\n|---|---|---|---|---|---|---|---|---|---|")
+    for name, hw, tiles, (b, a, mb, ma) in rows:
+        print(f"| {name} | {hw} | {tiles} | {b:.1f} | {a:.1f} | {1 - a / b:.0%} | {mb:.1f} | {ma:.1f} "
+              f"| {1 - ma / mb:.0%} | {(mb - ma) / (b - a):.0%} |")
+    b, a, mb, ma = np.array([r[3] for r in rows]).T
+    print(f"| **mean of {len(rows)}** | | | {b.mean():.1f} | {a.mean():.1f} | {np.mean(1 - a / b):.0%} "
+          f"| {mb.mean():.1f} | {ma.mean():.1f} | {np.mean(1 - ma / mb):.0%} | {np.mean((mb - ma) / (b - a)):.0%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Human stroke templates, one per class: the 10 hand-drawn digits shipped as stroke JSON.
+
+A template is the strokes a person makes to write the class, in order and direction, as 12-d actions
+on a 64-px canvas (black ink on white). ``digits.json`` is a ``strokeparam-strokes`` file whose painting
+c is digit c, padded to a common stroke count with zero-pressure strokes (which paint nothing).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from .. import actions as A
+from ..canvas import over
+from ..export import load_strokes
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+FORCED_FIELDS = [A.INDEX[f] for f in ("pressure_start", "pressure_end", "size", "x0", "y0", "x1", "y1", "x2", "y2")]
+
+
+class Templates(NamedTuple):
+    """``actions`` (classes, K, 12), ``mask`` (classes, K) True for real strokes, ``labels`` class names."""
+
+    actions: torch.Tensor
+    mask: torch.Tensor
+    labels: list
+
+
+def load_templates(path=None) -> Templates:
+    """Read a template stroke JSON (default: the shipped digit templates)."""
+    loaded = load_strokes(TEMPLATES_DIR / "digits.json" if path is None else path)
+    actions = loaded["actions"]
+    labels = loaded["doc"].get("labels", [str(c) for c in range(len(actions))])
+    if len(labels) != len(actions):
+        raise ValueError(f"{path}: {len(labels)} labels for {len(actions)} templates")
+    return Templates(actions, actions[..., A.PRESSURE].amax(-1) > 0, list(labels))
+
+
+def render_actions(painter, actions: torch.Tensor, background=(1.0, 1.0, 1.0)) -> torch.Tensor:
+    """Paint action sequences (B, T, 12) through ``painter`` in order → images (B, 3, 64, 64)."""
+    batch, steps = actions.shape[:2]
+    alpha = painter(actions.reshape(-1, A.NUM_FIELDS)).reshape(batch, steps, 1, *painter(actions[:1, 0]).shape[-2:])
+    rgb, coverage = over(alpha, actions[..., A.COLOR])
+    bg = torch.as_tensor(background, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return rgb + (1.0 - coverage) * bg
+
+
+def forcing_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templates) -> torch.Tensor:
+    """Mean squared distance of each image's first strokes to its class template's strokes.
+
+    ``actions`` (B, T, 12), ``labels`` (B,) class indices; only the template's real strokes among the
+    first T and the fields that shape a stroke (pressures, size, Bezier points) count.
+    """
+    k = min(actions.shape[1], templates.actions.shape[1])
+    target = templates.actions[:, :k].to(actions)[labels]                   # (B, k, 12)
+    mask = templates.mask[:, :k].to(actions.device)[labels].to(actions.dtype)
+    diff = (actions[:, :k, FORCED_FIELDS] - target[..., FORCED_FIELDS]).square().mean(-1)
+    return (diff * mask).sum() / mask.sum().clamp_min(1.0)

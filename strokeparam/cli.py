@@ -1,0 +1,637 @@
+"""The ``strokeparam`` command: paint a class, paint a photo, build a gallery, re-paint with MyPaint.
+
+    strokeparam paint "giant panda" --out out/giant_panda.png --gif --mypaint
+    strokeparam style skimage:coffee --grayscale --out out/coffee.png
+    strokeparam gallery --classes "giant panda" goldfish --styles color,grayscale --out docs/gallery
+    strokeparam transfer out/giant_panda.json --out out/giant_panda_mypaint.png --ora out/giant_panda.ora
+    strokeparam painters
+
+A user's mistake prints one line, ``strokeparam: error: ...``, and exits with 2 (usage) or 1 (other).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
+HELDOUT = ("efficientnet_lite2", "efficientnet_lite1", "efficientnet_lite0")   # first not painting judges
+STYLE_SIZE = 256          # default long side of a style-transfer painting, in pixels
+SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
+                  "grass", "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text")
+
+
+# -- argument types -----------------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"strokeparam: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _number(convert, what: str, ok):
+    """An argparse type: ``convert(text)`` that must satisfy ``ok``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _number(int, "a positive integer", lambda v: v >= 1)
+_non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
+_positive_float = _number(float, "a positive number", lambda v: v > 0)
+
+
+def _pair(text: str):
+    """'N' → N, 'AxB' → (A, B), positive integers."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
+    values = [int(v) for v in match.groups() if v is not None] if match else []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"must be N or AxB with positive integers, e.g. 2 or 2x3, got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _palette(text: str) -> list[str]:
+    """'#000000,#ff0000,fff' → ['#000000', '#ff0000', '#ffffff']."""
+    from .constraints import parse_color
+    colors = [c for c in text.split(",") if c.strip()]
+    if not colors:
+        raise argparse.ArgumentTypeError("must list hex colors separated by commas, e.g. '#000000,#ffffff'")
+    try:
+        return ["#%02x%02x%02x" % tuple(round(v * 255) for v in parse_color(c)) for c in colors]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _models(text: str) -> list[str]:
+    from .models import list_offline
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in list_offline()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown classifier(s) {unknown or text!r}; "
+                                         f"choose from {', '.join(list_offline())}")
+    return list(dict.fromkeys(names))
+
+
+def _model(text: str) -> str:
+    if "," in text:
+        raise argparse.ArgumentTypeError(f"takes one classifier, got {text!r}")
+    return _models(text)[0]
+
+
+def _device(text: str):
+    import torch
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r} asked for CUDA, which this machine does not have; use cpu")
+    return device
+
+
+@dataclass(frozen=True)
+class Style:
+    """A color constraint: its file-name slug, its caption and its BrushstrokeParam arguments."""
+
+    slug: str
+    label: str
+    kwargs: dict = field(default_factory=dict)
+
+
+def _style(grayscale: bool = False, palette: list[str] | None = None) -> Style:
+    if palette:
+        return Style("palette-" + "-".join(c[1:] for c in palette), "palette " + " ".join(palette),
+                     {"palette": palette})
+    return Style("grayscale", "grayscale", {"grayscale": True}) if grayscale else Style("color", "color")
+
+
+def _styles(text: str) -> list[Style]:
+    """'color,grayscale,palette:#000,#fff,palette:#f00,#0f0' → Styles; a palette takes the colors after it."""
+    styles, palette = [], None
+    for token in (t.strip() for t in text.split(",")):
+        if palette is not None and token not in ("color", "grayscale") and not token.startswith("palette:"):
+            palette.append(token)
+            continue
+        if palette is not None:
+            styles.append(_style(palette=_palette(",".join(palette))))
+            palette = None
+        if token in ("color", "grayscale"):
+            styles.append(_style(grayscale=token == "grayscale"))
+        elif token.startswith("palette:"):
+            palette = [token.removeprefix("palette:")]
+        else:
+            raise argparse.ArgumentTypeError(f"unknown style {token!r}; styles are color, grayscale and "
+                                             "palette:#rrggbb,#rrggbb,... separated by commas")
+    if palette is not None:
+        styles.append(_style(palette=_palette(",".join(palette))))
+    return list({s.slug: s for s in styles}.values())
+
+
+# -- the parser ---------------------------------------------------------------------------------------
+
+def _common(parser, strokes: int, steps: int, size_help: str, lr: float = 0.05):
+    """Options of every painting command."""
+    parser.add_argument("--strokes", type=_positive_int, default=strokes, help=f"strokes per tile (default {strokes})")
+    parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimization steps (default {steps})")
+    parser.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam learning rate (default {lr})")
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument("--grid", type=_pair, help="tiles of the painter's 64 px canvas: N or ROWSxCOLS (default 1)")
+    layout.add_argument("--size", type=_pair, help=size_help)
+    parser.add_argument("--overlap", type=_non_negative_int, default=8,
+                        help="pixels neighbouring tiles share (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", type=_device, default=None, help="torch device, e.g. cpu or cuda (default cpu)")
+    parser.add_argument("--painter", default=None, help="neural painter name (default: the shipped default painter)")
+    parser.add_argument("--untrained", action="store_true",
+                        help="use the painter's random initial weights (smoke tests; when no weights are shipped)")
+    parser.add_argument("--mypaint", action="store_true",
+                        help="also re-paint the strokes with MyPaint: <out>_mypaint.png and <out>.ora")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages on stderr")
+
+
+def _color(parser):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--grayscale", action="store_true", help="gray strokes only")
+    group.add_argument("--palette", type=_palette, help="only these colors, e.g. '#1b1b1b,#e8e0c8,#b22222'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``strokeparam`` command."""
+    parser = _Parser(prog="strokeparam", description="Brushstroke paintings optimized for classifiers, "
+                     "painted by a neural painter that imitates MyPaint.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    paint = sub.add_parser("paint", help="paint an ImageNet class", description="Paint an ImageNet class as "
+                           "an ensemble of classifiers sees it; print the held-out classifier's verdict.")
+    paint.add_argument("cls", metavar="CLASS", help="ImageNet class index (0-999) or name, e.g. 'giant panda'")
+    paint.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
+                       help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
+    paint.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    paint.add_argument("--out", type=Path,
+                       help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
+    paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
+    paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
+    _common(paint, strokes=30, steps=300, size_help="output size in pixels: N (square) or HxW; the grid follows")
+    _color(paint)
+
+    style = sub.add_parser("style", help="paint a photo (intrinsic style transfer)", description="Paint a "
+                           "content image with brushstrokes by a content loss alone (intrinsic style transfer).")
+    style.add_argument("image", metavar="IMAGE",
+                       help=f"an image file, or skimage:NAME ({', '.join(SKIMAGE_PHOTOS)})")
+    style.add_argument("--model", type=_model, default="efficientnet_lite0",
+                       help="classifier whose features compare content (default efficientnet_lite0)")
+    style.add_argument("--out", type=Path,
+                       help="output PNG; strokes beside it as .json (default out/<image>_style.png)")
+    _common(style, strokes=50, steps=200, size_help="output size in pixels: N for the long side (keeping the "
+            f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
+    _color(style)
+
+    gallery = sub.add_parser("gallery", help="paint many classes x styles into a gallery folder",
+                             description="Paint classes x styles (and photos x styles) into a folder with "
+                             "index.html and README.md. Resumable: paintings already there are kept.")
+    gallery.add_argument("--classes", nargs="+", default=[], metavar="CLASS", help="ImageNet class indices or names")
+    gallery.add_argument("--styles", type=_styles, default=_styles("color"),
+                         help="comma-separated: color, grayscale, palette:#hex,#hex,... (default color)")
+    gallery.add_argument("--style-images", nargs="+", default=[], metavar="IMAGE",
+                         help="content images (files or skimage:NAME) for an intrinsic-style-transfer section")
+    gallery.add_argument("--out", type=Path, required=True, help="the gallery folder")
+    gallery.add_argument("--title", default="strokeparam gallery", help="the page title")
+    gallery.add_argument("--intro", default="", help="a paragraph of text under the title")
+    gallery.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
+                         help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
+    gallery.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    gallery.add_argument("--style-strokes", type=_positive_int, default=50,
+                         help="strokes per tile of photos (default 50)")
+    gallery.add_argument("--style-steps", type=_positive_int, default=200, help="steps of photos (default 200)")
+    gallery.add_argument("--style-size", type=_pair, default=128,
+                         help="photo paintings: long side N or HxW in pixels (default 128)")
+    gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
+                         help="classifier whose features compare content (default efficientnet_lite0)")
+    _common(gallery, strokes=30, steps=300, size_help="class paintings' size in pixels: N (square) or HxW")
+
+    transfer = sub.add_parser("transfer", help="re-paint a stroke JSON with the real MyPaint",
+                              description="Re-paint the strokes of a stroke JSON with MyPaint (PNG, OpenRaster).")
+    transfer.add_argument("strokes", metavar="STROKES.json", type=Path, help="a stroke JSON written by strokeparam")
+    transfer.add_argument("--out", type=Path, help="output PNG (default <strokes>_mypaint.png)")
+    transfer.add_argument("--ora", type=Path, help="also write this OpenRaster (.ora) file, layered")
+    transfer.add_argument("--seed", type=int, default=0, help="MyPaint's brush jitter seed (default 0)")
+    transfer.add_argument("--brush", default="classic/dry_brush", help="MyPaint brush (default classic/dry_brush)")
+    transfer.add_argument("--quantize", action="store_true", help="snap actions to SPIRAL-style discrete levels")
+
+    painters = sub.add_parser("painters", help="the shipped painters, their cards and fidelity",
+                              description="List the neural painters, their weights' cards and fidelity to MyPaint.")
+    painters.add_argument("--json", action="store_true", help="print the cards as JSON")
+    return parser
+
+
+# -- shared steps -------------------------------------------------------------------------------------
+
+def _say(args, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def _png(path: Path) -> Path:
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {str(path)!r}")
+    return path
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "item"
+
+
+def class_name(index: int) -> str:
+    """The first English name of ImageNet class ``index``."""
+    from timm.data import ImageNetInfo
+    return ImageNetInfo().index_to_description(index).split(",")[0].strip()
+
+
+def _class(text):
+    """An ImageNet class argument → (index, name)."""
+    from .objectives import class_index
+    index = class_index(int(text) if str(text).strip().isdigit() else text)
+    return index, class_name(index)
+
+
+def _painter(args):
+    """The painter of ``--painter`` (shipped weights, or random ones with ``--untrained``) and its caption."""
+    from .painters import create_painter
+    try:
+        painter = create_painter(args.painter, pretrained=not args.untrained)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{exc}; or pass --untrained to paint with random painter weights") from None
+    return painter, painter.name + (" (untrained)" if args.untrained else "")
+
+
+def _layout(args) -> dict:
+    kwargs = {"overlap": args.overlap}
+    if args.grid is not None:
+        kwargs["grid"] = args.grid
+    elif args.size is not None:
+        kwargs["size"] = args.size
+    return kwargs
+
+
+def open_image(spec: str):
+    """A content image as an RGB PIL image, from a file or ``skimage:NAME``; and its name."""
+    from PIL import Image, UnidentifiedImageError
+    if spec.startswith("skimage:"):
+        name = spec.removeprefix("skimage:")
+        if name not in SKIMAGE_PHOTOS:
+            raise ValueError(f"unknown skimage photo {name!r}; choose from {', '.join(SKIMAGE_PHOTOS)}")
+        try:
+            from skimage import data
+        except ImportError:
+            raise FileNotFoundError("skimage:NAME needs scikit-image: pip install 'strokeparam[data]'") from None
+        import numpy as np
+        array = np.asarray(getattr(data, name)())
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        return Image.fromarray(array).convert("RGB"), name
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"content image {spec} does not exist")
+    try:
+        with Image.open(path) as picture:
+            return picture.convert("RGB"), path.stem
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{spec} is not an image Pillow can read: {exc}") from None
+
+
+def _photo_size(picture, size):
+    """Painting size of a photo: N is the long side (keeping the aspect), AxB is exact."""
+    if isinstance(size, tuple):
+        return size
+    width, height = picture.size
+    scale = size / max(width, height)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _classifiers(names, device):
+    from .models import load_classifier
+    return [load_classifier(name, device=device) for name in names]
+
+
+def _heldout_name(painting_models) -> str | None:
+    return next((name for name in HELDOUT if name not in painting_models), None)
+
+
+def verdict(model, image, index: int) -> tuple[float, int, float]:
+    """(probability of class ``index``, top-1 index, its probability) of ``model`` on images (1, 3, H, W)."""
+    import torch
+    with torch.no_grad():
+        probs = torch.softmax(model(image.to(next(model.parameters()).device)).float(), dim=-1)[0]
+    top = int(probs.argmax())
+    return float(probs[index]), top, float(probs[top])
+
+
+def _export(param, out: Path, args, gif: bool = False, svg: bool = False) -> list[Path]:
+    """Strokes JSON, optional GIF/SVG/MyPaint files, then the PNG last (its presence marks a finished item)."""
+    import torch
+
+    from . import export
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [export.save_strokes(param, out.with_suffix(".json"))]
+    if gif:
+        written.append(export.save_gif(param, out.with_suffix(".gif")))
+    if svg:
+        written.append(export.save_svg(param, out.with_suffix(".svg")))
+    if args.mypaint:
+        repaint = param.to_mypaint(seed=args.seed)
+        written += export.save_png(repaint, _mypaint_path(out))
+        written.append(export.save_ora(param, out.with_suffix(".ora"), seed=args.seed))
+    with torch.no_grad():
+        written += export.save_png(param.image(), out)
+    return written
+
+
+def _mypaint_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_mypaint.png")
+
+
+# -- commands -----------------------------------------------------------------------------------------
+
+def cmd_paint(args) -> int:
+    """Paint one class; print the held-out verdict."""
+    import torch
+
+    from .paint import paint_class
+    index, name = _class(args.cls)
+    out = _png(args.out or Path("out") / f"{_slug(name)}.png")
+    painter, _ = _painter(args)
+    models = _classifiers(args.models, args.device)
+    param = paint_class(index, models=models, strokes=args.strokes, steps=args.steps, copies=args.copies,
+                        lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
+                        **_layout(args), **_style(args.grayscale, args.palette).kwargs)
+    written = _export(param, out, args, gif=args.gif, svg=args.svg)
+    _say(args, "wrote " + ", ".join(str(p) for p in written))
+    judge = _heldout_name(args.models)
+    if judge is None:
+        print(f"{name} ({index}): no held-out classifier, every offline classifier painted")
+        return 0
+    from .models import load_classifier
+    try:
+        model = load_classifier(judge, device=args.device)
+    except FileNotFoundError as exc:
+        print(f"{name} ({index}): held-out verdict unavailable: {exc}")
+        return 0
+    with torch.no_grad():
+        p, top, p_top = verdict(model, param.image(), index)
+    print(f"{name} ({index}): P = {p:.3f} under held-out {judge}; its top-1 is {class_name(top)} ({p_top:.3f})")
+    return 0
+
+
+def cmd_style(args) -> int:
+    """Paint a photo by content alone."""
+    from .paint import paint_content
+    picture, label = open_image(args.image)
+    out = _png(args.out or Path("out") / f"{_slug(label)}_style.png")
+    layout = _layout(args)
+    if "grid" not in layout:
+        layout["size"] = _photo_size(picture, args.size or min(max(picture.size), STYLE_SIZE))
+    painter, _ = _painter(args)
+    param = paint_content(picture, strokes=args.strokes, steps=args.steps, model=args.model, lr=args.lr,
+                          seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
+                          **layout, **_style(args.grayscale, args.palette).kwargs)
+    written = _export(param, out, args)
+    _say(args, "wrote " + ", ".join(str(p) for p in written))
+    print(out)
+    return 0
+
+
+@dataclass
+class _Job:
+    """One gallery painting to make (or to keep, if its files are there)."""
+
+    stem: str
+    style: Style
+    index: int | None = None       # class jobs
+    name: str = ""
+    picture: object = None         # style jobs: the content PIL image
+
+
+def cmd_gallery(args) -> int:
+    """Paint classes x styles and photos x styles into a resumable gallery folder."""
+    from tqdm import tqdm
+
+    from . import gallery
+    if not args.classes and not args.style_images:
+        raise ValueError("gallery needs --classes and/or --style-images")
+    jobs = [_Job(f"{_slug(name)}_{style.slug}", style, index, name)
+            for index, name in dict.fromkeys(_class(c) for c in args.classes) for style in args.styles]
+    for spec in dict.fromkeys(args.style_images):
+        picture, label = open_image(spec)
+        jobs += [_Job(f"photo_{_slug(label)}_{style.slug}", style, name=label, picture=picture)
+                 for style in args.styles]
+    stems = [job.stem for job in jobs]
+    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if clashes:
+        raise ValueError(f"two inputs would both be saved as {clashes[0]}.png: give the style images distinct names")
+    folder = args.out
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded = gallery.load_manifest(folder)
+    items = {image: item for image, item in recorded.items() if (folder / image).is_file()}
+    tools = _GalleryTools(args)
+    todo = []
+    for job in jobs:
+        if not ((folder / f"{job.stem}.png").is_file() and (folder / f"{job.stem}.json").is_file()):
+            todo.append(job)
+        elif f"{job.stem}.png" not in items:
+            _say(args, f"gallery: {job.stem}.png has no record in {gallery.MANIFEST}; "
+                       "its caption is rebuilt from its strokes, without the held-out probability")
+            items[f"{job.stem}.png"] = tools.recaption(job, folder)
+    command = "strokeparam " + " ".join(shlex.quote(a) for a in args.argv)
+    _say(args, f"gallery: {len(jobs) - len(todo)} of {len(jobs)} paintings already in {folder}, "
+               f"{len(todo)} to paint")
+    for job in tqdm(todo, desc="gallery", disable=args.quiet or not todo):
+        item = tools.paint(job, folder)
+        items[item.image] = item
+        gallery.save_manifest(folder, items.values())
+        gallery.write_pages(items.values(), folder, args.title, args.intro, command)
+    page, readme = gallery.write_pages(items.values(), folder, args.title, args.intro, command)
+    print(f"{page} and {readme}: {len(items)} paintings ({len(todo)} painted now)")
+    return 0
+
+
+class _GalleryTools:
+    """Painter and classifiers of a gallery run, loaded once and only when something needs painting."""
+
+    def __init__(self, args):
+        self.args = args
+        self._loaded = {}
+
+    def _get(self, key, make):
+        if key not in self._loaded:
+            self._loaded[key] = make()
+        return self._loaded[key]
+
+    def paint(self, job: _Job, folder: Path):
+        """Paint ``job`` into ``folder`` → its GalleryItem."""
+        import torch
+
+        from .paint import paint_class, paint_content
+        args = self.args
+        painter, painter_label = self._get("painter", lambda: _painter(args))
+        common = dict(seed=args.seed, device=args.device, lr=args.lr, progress=not args.quiet, painter=painter,
+                      **job.style.kwargs)
+        out = folder / f"{job.stem}.png"
+        if job.picture is None:
+            models = self._get("models", lambda: _classifiers(args.models, args.device))
+            param = paint_class(job.index, models=models, strokes=args.strokes, steps=args.steps,
+                                copies=args.copies, **_layout(args), **common)
+            strokes, steps = args.strokes, args.steps
+        else:
+            size = _photo_size(job.picture, args.style_size)
+            param = paint_content(job.picture, strokes=args.style_strokes, steps=args.style_steps,
+                                  model=args.style_model, size=size, overlap=args.overlap, **common)
+            strokes, steps = args.style_strokes, args.style_steps
+            job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
+        _export(param, out, args)
+        probability = judge = None
+        if job.index is not None:
+            judge = _heldout_name(args.models)
+            if judge is not None:
+                model = self._get("heldout", lambda: _classifiers([judge], args.device)[0])
+                with torch.no_grad():
+                    probability = verdict(model, param.image(), job.index)[0]
+        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
+
+    def recaption(self, job: _Job, folder: Path):
+        """The GalleryItem of a painting whose files are there but whose record is not."""
+        from .export import load_strokes
+        saved = load_strokes(folder / f"{job.stem}.json")
+        layout, doc = saved["layout"], saved["doc"]
+        steps = self.args.steps if job.picture is None else self.args.style_steps
+        return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, None, None)
+
+    @staticmethod
+    def _item(job: _Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, probability, judge):
+        from .gallery import GalleryItem
+        out = folder / f"{job.stem}.png"
+        content = f"{job.stem}_content.png" if job.picture is not None else None
+        mypaint = _mypaint_path(out)
+        return GalleryItem(kind="class" if job.index is not None else "style", image=out.name,
+                           subject=f"{job.name} ({job.index})" if job.index is not None else job.name,
+                           painter=painter, constraint=job.style.label, strokes=strokes, steps=steps, tiles=tiles,
+                           probability=probability, heldout=judge,
+                           content=content if content and (folder / content).is_file() else None,
+                           mypaint=mypaint.name if mypaint.is_file() else None,
+                           strokes_json=out.with_suffix(".json").name)
+
+
+def cmd_transfer(args) -> int:
+    """Re-paint a stroke JSON with MyPaint."""
+    from . import export
+    from .painters import create_painter
+    from .param import BrushstrokeParam
+    if not args.strokes.is_file():
+        raise FileNotFoundError(f"stroke JSON {args.strokes} does not exist")
+    out = _png(args.out or args.strokes.with_name(f"{args.strokes.stem}_mypaint.png"))
+    if args.ora is not None and args.ora.suffix.lower() != ".ora":
+        raise ValueError(f"--ora must name a .ora file, got {str(args.ora)!r}")
+    # MyPaint paints the saved actions; the neural painter is never run, so an untrained one stands in.
+    param = BrushstrokeParam(init=args.strokes, painter=create_painter(pretrained=False))
+    repaint = param.to_mypaint(seed=args.seed, quantize=args.quantize, brush=args.brush)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = export.save_png(repaint, out)
+    if args.ora is not None:
+        args.ora.parent.mkdir(parents=True, exist_ok=True)
+        written.append(export.save_ora(param, args.ora, seed=args.seed, quantize=args.quantize, brush=args.brush))
+    print(", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_painters(args) -> int:
+    """List the registered painters with their shipped weights' cards."""
+    import json
+
+    from .painters import DEFAULT_PAINTER, list_painters, read_card, weights_paths
+    cards = {}
+    for name in list_painters():
+        weights, _ = weights_paths(name)
+        try:
+            cards[name] = read_card(weights) if weights.is_file() else None
+        except (ValueError, FileNotFoundError) as exc:
+            cards[name] = {"error": str(exc)}
+    if args.json:
+        print(json.dumps(cards, indent=1, sort_keys=True))
+        return 0
+    for name, card in cards.items():
+        print(f"{name}{' (default)' if name == DEFAULT_PAINTER else ''}")
+        for line in describe_card(name, card):
+            print(f"  {line}")
+    return 0
+
+
+def describe_card(name: str, card: dict | None) -> list[str]:
+    """Human-readable lines of a painter card: training and fidelity to MyPaint."""
+    if card is None:
+        return [f"no shipped weights: train them with recipes/train_{name}_painter.py --export, "
+                "or use --untrained"]
+    if "error" in card:
+        return [f"weights present but unusable: {card['error']}"]
+    config = card["architecture"]["config"]
+    lines = ["architecture: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
+    trained = [f"{card[k]} {label}" for k, label in (("parameters", "parameters"), ("steps", "steps"),
+                                                      ("samples_seen", "samples"), ("wall_time_s", "s"))
+               if k in card]
+    if trained:
+        lines.append(f"trained ({card.get('preset', '?')} preset, {card.get('date', 'undated')}): {', '.join(trained)}")
+    fidelity = card.get("fidelity")
+    if isinstance(fidelity, dict):
+        floor = fidelity.get("floor", {})
+        metrics = [f"{k} {fidelity[k]:.4f}" + (f" (MyPaint itself {floor[k]:.4f})" if k in floor else "")
+                   for k in ("l1", "mean_l1", "iou", "sharpness") if isinstance(fidelity.get(k), (int, float))]
+        lines.append(f"fidelity on {fidelity.get('num_actions', '?')} held-out actions: " + ", ".join(metrics))
+    else:
+        lines.append("fidelity: not measured")
+    return lines
+
+
+COMMANDS = {"paint": cmd_paint, "style": cmd_style, "gallery": cmd_gallery, "transfer": cmd_transfer,
+            "painters": cmd_painters}
+
+
+def main(argv=None) -> int:
+    """Run the ``strokeparam`` command; returns the exit status (0 ok, 1 error, 2 usage)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    args.argv = argv
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("strokeparam: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"strokeparam: error: {_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    """One line saying what went wrong."""
+    if isinstance(exc, KeyError) and type(exc).__str__ is KeyError.__str__ and exc.args:
+        text = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.strerror and exc.filename:
+        text = f"{exc.strerror}: {exc.filename}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The two headline recipes as functions: paint an ImageNet class, paint a photo by content alone."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .models import Classifier, Ensemble, load_classifier
+from .objectives import Hook, class_logit, content, with_content
+from .param import BrushstrokeParam
+from .render import render_vis
+from .transforms import stack, standard
+
+PAINTING_MODELS = ("efficientnet_lite0", "efficientnet_lite1")
+CONTENT_MODEL = "efficientnet_lite0"
+CONTENT_LAYERS = ("net_blocks_1", "net_blocks_2", "net_blocks_3")
+GRAY = (0.299, 0.587, 0.114)   # ITU-R BT.601 luma
+
+
+def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
+    """A model from classifier names or modules: one is used as it is, several become an :class:`Ensemble`."""
+    if isinstance(models, (str, torch.nn.Module)):
+        models = [models]
+    models = list(models)
+    if not models:
+        raise ValueError("models must name at least one classifier, e.g. ('efficientnet_lite0', 'efficientnet_lite1')")
+    loaded = [load_classifier(m, device=device) if isinstance(m, str) else m for m in models]
+    bad = [m for m in loaded if not isinstance(m, torch.nn.Module)]
+    if bad:
+        raise ValueError(f"models must be classifier names or torch modules, got {bad[0]!r}")
+    return loaded[0] if len(loaded) == 1 else Ensemble(loaded)
+
+
+def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Module:
+    """``model`` seeing ``size`` (h, w) inputs: Classifiers, also inside an Ensemble, are re-wrapped around the
+    same networks with that input size; other modules are returned unchanged. ``model`` is not modified."""
+    if isinstance(model, Classifier):
+        return Classifier(model.net, model.name, size, model.mean.flatten().tolist(),
+                          model.std.flatten().tolist()).to(model.mean.device).eval()
+    if isinstance(model, Ensemble):
+        return Ensemble([_at_resolution(m, size) for m in model.members], model.weights.tolist()).to(
+            model.weights.device).eval()
+    return model
+
+
+def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
+                lr: float = 0.05, degrees: float = 30.0, resolution: int | None = None, transforms=None,
+                seed: int | None = 0, device=None, progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+    """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
+
+    The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the painting is copied
+    ``copies`` times, each copy rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px) on its own,
+    and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls`` (an index,
+    a class name like ``"giant panda"``, or a list of them). ``transforms`` (a callable on NCHW images)
+    replaces that augmentation (``copies`` and ``degrees`` then do nothing). The classifiers see the
+    painting at ``resolution`` px on its longer side; None: twice the canvas, at most 224 (128 px for a
+    64 px canvas, a third of the cost of 224). ``param_kwargs`` go to :class:`BrushstrokeParam`
+    (painter, grid, size, grayscale, palette, init, ...).
+    """
+    objective = class_logit(cls)
+    _check_positive(steps=steps, copies=copies)
+    if resolution is not None:
+        _check_positive(resolution=resolution)
+    param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, **param_kwargs)
+    height, width = param.output_size
+    scale = (resolution or min(224, 2 * max(height, width))) / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if transforms is None:
+        transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, copies=copies,
+                           same_on_batch=False, seed=seed)
+    model = _at_resolution(ensemble(models, device), size)
+    render_vis(model, objective, param=param, thresholds=(steps,), device=device,
+               optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size,
+               transforms=transforms, progress=progress)
+    return param
+
+
+def load_image(image, size: int | None = None) -> torch.Tensor:
+    """One RGB image as a (1, 3, H, W) float tensor in [0, 1].
+
+    ``image``: a file path, a PIL image, an (H, W) or (H, W, 3) array (uint8 0–255 or float 0–1), or a
+    (3, H, W) / (1, 3, H, W) tensor in [0, 1]. ``size`` resizes the shorter side to that many pixels.
+    """
+    from PIL import Image
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image file not found: {path}")
+        try:
+            image = Image.open(path)
+        except OSError as error:
+            raise ValueError(f"{path} is not an image file PIL can read: {error}") from None
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 2:
+            array = np.repeat(array[..., None], 3, axis=-1)
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise ValueError(f"an image array must be (H, W) or (H, W, 3), got shape {array.shape}")
+        if np.issubdtype(array.dtype, np.integer):
+            array = array.astype(np.float32) / 255.0
+        image = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1)
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(f"image must be a path, a PIL image, an array or a tensor, got {type(image).__name__}")
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3 or min(image.shape[-2:]) < 8:
+        raise ValueError(f"an image tensor must be (3, H, W) or (1, 3, H, W) with H, W >= 8, got {tuple(image.shape)}")
+    image = image.detach().float().cpu()
+    if not torch.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise ValueError("image values must lie in [0, 1] (floats) or 0–255 (integer arrays)")
+    if size is None:
+        return image[None]
+    _check_positive(size=size)
+    h, w = image.shape[-2:]
+    return _resize(image[None], (max(1, round(h * size / min(h, w))), max(1, round(w * size / min(h, w)))))
+
+
+def _resize(images: torch.Tensor, size) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return torch.nn.functional.interpolate(images, size=size, mode="bilinear", antialias=True,
+                                           align_corners=False).clamp(0, 1)
+
+
+def to_gray(image: torch.Tensor) -> torch.Tensor:
+    """Luma of NCHW RGB images, repeated over the three channels."""
+    luma = (image * image.new_tensor(GRAY).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return luma.expand_as(image).contiguous()
+
+
+@torch.no_grad()
+def content_loss(painting, image, model=CONTENT_MODEL, layers=CONTENT_LAYERS, device=None) -> float:
+    """The content loss of ``painting`` (NCHW tensor, or a BrushstrokeParam) against ``image``, untransformed.
+
+    What :func:`paint_content` minimizes, without its random transforms: the mean over paintings of the
+    summed mean squared activation differences at ``layers`` of ``model``.
+    """
+    if isinstance(painting, BrushstrokeParam):
+        painting = painting.image()
+    target = _resize(load_image(image).to(painting), painting.shape[-2:])
+    net = ensemble(model, device).to(painting.device).eval()
+    objective = content(target, layers)
+    with Hook(net) as hook:
+        net(torch.cat([painting, target]))
+        return float(objective(hook))
+
+
+def paint_content(image, grid=None, grayscale: bool = False, palette=None, strokes: int = 40, steps: int = 100,
+                  lr: float = 0.1, model=CONTENT_MODEL, layers=CONTENT_LAYERS, seed: int | None = 0, device=None,
+                  progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+    """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
+
+    The painting is a stitched grid of overlapping 64 px painter tiles with ``strokes`` each: ``grid``
+    (rows, cols, or an int) or ``size`` (canvas pixels) choose the tiles; by default the canvas takes the
+    image's size (:func:`load_image` resizes a photo). The loss is the content loss at ``layers`` of
+    ``model`` (see :func:`content_loss`) under Lucid's standard transforms, shared by painting and photo.
+    ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or RGB
+    triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
+    (painter, overlap, background, constraints, init, ...). Returns the param with the final strokes.
+    """
+    target = load_image(image)
+    if grayscale:
+        target = to_gray(target)
+    _check_positive(steps=steps)
+    if grid is not None:
+        param_kwargs["grid"] = grid
+    elif "size" not in param_kwargs:
+        param_kwargs["size"] = tuple(target.shape[-2:])
+    param = BrushstrokeParam(strokes=strokes, grayscale=grayscale, palette=palette, seed=seed, device=device,
+                             **param_kwargs)
+    target = _resize(target, param.output_size)
+    render_vis(ensemble(model, device), content(target, layers), param_f=with_content(param, target),
+               thresholds=(steps,), device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
+               transforms=standard(seed=seed), progress=progress)
+    return param
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,16 @@
+"""Neural painters: differentiable maps from stroke actions (N, 12) to stroke alpha (N, 1, 64, 64).
+
+``create_painter(name=None, pretrained=True)`` builds one (None: the default), ``list_painters()`` names
+them; shipped weights are safetensors files with JSON cards in ``strokeparam/painters/weights/``.
+"""
+from .base import Painter
+from .registry import DEFAULT_PAINTER, create_painter, list_painters, register_painter
+from .weights_io import load_weights, read_card, save_weights, weights_paths
+from .diagnostics import sweep
+from .gan import GANPainter
+from .skeleton import SkeletonPainter
+from .vae import VAEPainter
+
+__all__ = ["Painter", "SkeletonPainter", "GANPainter", "VAEPainter", "DEFAULT_PAINTER", "create_painter",
+           "list_painters", "register_painter", "sweep", "load_weights", "read_card", "save_weights",
+           "weights_paths"]

@@ -1,0 +1,146 @@
+"""The skeleton painter: an analytic, differentiable rasterization of the stroke's Bezier skeleton.
+
+Like MyPaint, it lays dabs along the curve. A tiny per-dab network maps pressure, size, speed and the
+position along the stroke to a small lag along the path and, for each of a few Gaussian components, a
+radius and an amount of ink; this is what it learns of MyPaint's brush (radius and opacity against
+pressure and speed, the blur of its jitter, slow tracking). A Gaussian is separable, so the ink of every dab of a stroke
+is one matrix product (H, C·T) @ (C·T, W); dabs composite "over" each other, so alpha = 1 - exp(-ink).
+No per-pixel network: the cost per pixel is a handful of operations. Pressure 0 gives no ink: alpha 0.
+
+Called with a ``generator``, the painter is stochastic like MyPaint's brush: each dab is displaced by
+Gaussian noise of ``jitter`` × pressure × radius (MyPaint's offset_by_random) and shrunk so that the
+expected ink is unchanged (down to a quarter of its radius; more jitter than that spreads the ink).
+Without a generator it paints the expected ink (deterministic, smooth).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .. import actions as A
+from .base import Painter
+from .registry import register_painter
+
+
+class GaussTable(torch.autograd.Function):
+    """``w * exp(-((grid - c) * inv)²)`` for grid (L,) and c, inv, w (N, K, 1): (N, K, L); w may be None.
+
+    A hand-written backward touches the big (N, K, L) table three times instead of autograd's dozen.
+    The exponent is cut at 30: exp of large negative numbers is ~10x slower on CPUs, and products of
+    such tails would be denormal numbers, slower still (the tail's gradient, < 1e-12, is ignored).
+    """
+
+    @staticmethod
+    def forward(ctx, grid, c, inv, w):
+        d = grid - c
+        e = (d * inv).square_().clamp_(max=30.0).neg_().exp_()
+        ctx.weighted = w is not None
+        ctx.save_for_backward(d, e, inv, w if ctx.weighted else torch.ones_like(inv))
+        return e * w if ctx.weighted else e
+
+    @staticmethod
+    def backward(ctx, grad):
+        d, e, inv, w = ctx.saved_tensors
+        ge = grad * e
+        ged = ge * d
+        grad_w = ge.sum(-1, keepdim=True) if ctx.weighted else None
+        grad_c = 2 * w * inv.square() * ged.sum(-1, keepdim=True)
+        grad_inv = -2 * w * inv * ged.mul_(d).sum(-1, keepdim=True)
+        return None, grad_c, grad_inv, grad_w
+
+
+@register_painter
+class SkeletonPainter(Painter):
+    """Analytic Bezier rasterizer with a learned MyPaint dab model (the default painter)."""
+
+    name = "skeleton"
+
+    def __init__(self, size: int = 64, dabs: int = 64, components: int = 2, hidden: int = 32,
+                 jitter: float = 0.0):
+        super().__init__(size)
+        if not isinstance(jitter, (int, float)) or not 0.0 <= jitter <= 2.0:
+            raise ValueError(f"jitter must be a number in [0, 2], got {jitter!r}")
+        self.jitter = float(jitter)
+        self.stochastic = self.jitter > 0
+        for key, value, low in (("dabs", dabs, 8), ("components", components, 1), ("hidden", hidden, 2)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+        self.dabs, self.components, self.hidden = dabs, components, hidden
+        self.dab_net = nn.Sequential(nn.Linear(7, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                     nn.Linear(hidden, 2 * components + 1))
+        self.offset = nn.Parameter(torch.zeros(2))            # sub-pixel registration with MyPaint
+        self.register_buffer("t", torch.linspace(0.0, 1.0, dabs), persistent=False)
+        self.register_buffer("grid", torch.arange(size, dtype=torch.float32) + 0.5, persistent=False)
+        with torch.no_grad():                                  # start at radius ≈ brush radius
+            last = self.dab_net[-1]
+            last.weight.mul_(0.1)
+            last.bias.zero_()
+            last.bias[components:2 * components] = 1.0
+
+    def config(self) -> dict:
+        return dict(size=self.size, dabs=self.dabs, components=self.components, hidden=self.hidden,
+                    jitter=self.jitter)
+
+    def _curve(self, pts: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t[..., None]
+        return (1 - t) ** 2 * pts[:, 0:1] + 2 * (1 - t) * t * pts[:, 1:2] + t ** 2 * pts[:, 2:3]
+
+    def ink(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Ink density (N, 1, size, size): zero where nothing is painted, alpha = 1 - exp(-ink)."""
+        n, c, scale = actions.shape[0], self.components, self.size / A.REFERENCE_SIZE
+        pts = actions[:, A.POINTS].reshape(n, 3, 2) * self.size + self.offset
+        t = self.t.expand(n, -1)
+        pressure = actions[:, 0:1] + (actions[:, 1:2] - actions[:, 0:1]) * t                    # (N, T)
+        size = actions[:, A.SIZE:A.SIZE + 1]
+        radius = A.RADIUS_MIN * scale * torch.exp(size * math.log(A.RADIUS_MAX / A.RADIUS_MIN))  # (N, 1)
+        path = self._curve(pts, t)
+        step = (path[:, 1:] - path[:, :-1]).square().sum(-1).add(1e-6).sqrt()                # (N, T-1)
+        spacing = 0.5 * (F.pad(step, (1, 0)) + F.pad(step, (0, 1)))                         # px per dab
+        length = step.sum(-1, keepdim=True).expand_as(t)
+        feats = torch.stack([pressure, size.expand_as(t), t, spacing / scale, spacing / radius,
+                             length / (self.size * 1.5), (actions[:, 1:2] - actions[:, 0:1]).expand_as(t)], -1)
+        out = self.dab_net(feats)                                                           # (N, T, 2C+1)
+        centres = self._curve(pts, (t + 0.1 * torch.tanh(out[..., -1])).clamp(0.0, 1.0))     # learned lag
+        rad = radius[..., None] * torch.exp(out[..., :c])                                   # (N, T, C)
+        amount = F.softplus(out[..., c:2 * c]) * pressure[..., None]                        # 0 at pressure 0
+        weight = amount * (spacing[..., None] + 0.5 * scale) / (rad * math.sqrt(math.pi))
+        if generator is not None and self.jitter > 0:
+            sigma = self.jitter * pressure[..., None] * rad.mean(-1, keepdim=True)         # (N, T, 1)
+            noise = torch.randn((n, self.dabs, 2), generator=generator, device=generator.device)
+            centres = centres + noise.to(centres) * sigma
+            shrunk = (rad.square() - 2 * sigma.square()).clamp_min((0.25 * rad).square()).sqrt()
+            weight = weight * (rad / shrunk).square()     # same ink per dab, so the same expected ink
+            rad = shrunk
+        inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
+        cx = centres[..., 0:1].repeat_interleave(c, dim=1)
+        cy = centres[..., 1:2].repeat_interleave(c, dim=1)
+        gx = GaussTable.apply(self.grid, cx, inv, None)                                     # (N, T·C, W)
+        gy = GaussTable.apply(self.grid, cy, inv, weight.reshape(n, -1, 1))                 # (N, T·C, H)
+        return torch.matmul(gy.transpose(1, 2), gx)[:, None]
+
+    def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
+        return -torch.expm1(-self.ink(actions.to(self.offset.dtype), generator))
+
+
+@torch.no_grad()
+def calibrate_jitter(painter: SkeletonPainter, actions, refs, target: float = 0.82, seed: int = 0,
+                     candidates=tuple(i / 20 for i in range(41))) -> float:
+    """Set and return the smallest jitter whose draws reach ``target`` × MyPaint's sharpness on
+    ``actions`` (numpy (N, 12)), given MyPaint renders ``refs`` (N, 64, 64).
+
+    More jitter gives more MyPaint-like texture but less accurate coverage, so the smallest that is
+    sharp enough wins; if none is, the sharpest.
+    """
+    from .fidelity import paint, sharpness
+    reference_sharpness, ratios = sharpness(refs), {}
+    for jitter in candidates:
+        painter.jitter, painter.stochastic = float(jitter), jitter > 0
+        ratios[jitter] = sharpness(paint(painter, actions, seed=seed)[0]) / reference_sharpness
+        if ratios[jitter] >= target:
+            break
+    best = next((j for j, r in ratios.items() if r >= target), max(ratios, key=ratios.get))
+    painter.jitter, painter.stochastic = float(best), best > 0
+    return float(best)

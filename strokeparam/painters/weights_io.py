@@ -1,0 +1,103 @@
+"""Painter weights on disk: a safetensors file beside a JSON card. Nothing is ever unpickled."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from .. import actions as A
+from ..data import atomic_write_bytes
+from .base import Painter
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MAX_WEIGHTS_BYTES = 15 * 2 ** 20
+
+
+def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
+    """The ``(<name>.safetensors, <name>.json)`` pair in ``folder`` (default: the package weights)."""
+    folder = WEIGHTS_DIR if folder is None else Path(folder)
+    return folder / f"{name}.safetensors", folder / f"{name}.json"
+
+
+def save_weights(painter: Painter, path, card: dict) -> tuple[Path, Path]:
+    """Write ``painter``'s float32 state to ``path`` (.safetensors) and ``card`` plus its architecture to
+    the .json beside it, both atomically. Returns the two paths."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"weights file must end in .safetensors, got {path}")
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in painter.state_dict().items()}
+    blob = save(state, metadata={"painter": painter.name})
+    if len(blob) > MAX_WEIGHTS_BYTES:
+        raise ValueError(f"{painter.name} weights are {len(blob) / 2 ** 20:.1f} MB; shipped weights must be < 15 MB")
+    card = dict(card, name=painter.name, architecture=dict(name=painter.name, config=painter.config()),
+                action_space_version=painter.action_space_version, stochastic=painter.stochastic)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card_path = path.with_suffix(".json")
+    atomic_write_bytes(path, blob)
+    write_card(card_path, card)
+    path.chmod(0o644)
+    return path, card_path
+
+
+def write_card(card_path, card: dict) -> None:
+    """Atomically write a card (sorted JSON) to ``card_path``."""
+    atomic_write_bytes(Path(card_path), (json.dumps(card, indent=1, sort_keys=True) + "\n").encode())
+    Path(card_path).chmod(0o644)
+
+
+def read_card(path) -> dict:
+    """The JSON card beside a weights file (``x.safetensors`` → ``x.json``)."""
+    card_path = Path(path).with_suffix(".json")
+    if not card_path.is_file():
+        raise FileNotFoundError(f"no card {card_path} beside the weights {path}")
+    try:
+        card = json.loads(card_path.read_text())
+        arch = card["architecture"]
+        if not isinstance(arch["name"], str) or not isinstance(arch["config"], dict):
+            raise TypeError("architecture must hold a name and a config dict")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{card_path} is not a valid painter card: {exc}") from None
+    return card
+
+
+def load_weights(path, expected: str | None = None, overrides: dict | None = None) -> Painter:
+    """Build the painter described by the card beside ``path`` and load its safetensors weights.
+
+    ``expected`` is the painter name the caller wants; ``overrides`` are constructor arguments that must
+    match the card. A corrupt file, a card for another painter or weights of another shape raise
+    ValueError naming the file.
+    """
+    from .registry import painter_class
+    path = Path(path)
+    if not path.is_file():
+        hint = " (train and export it with recipes/train_<name>_painter.py)" if path.parent == WEIGHTS_DIR else ""
+        raise FileNotFoundError(f"painter weights {path} not found{hint}")
+    card = read_card(path)
+    arch = card["architecture"]
+    if expected is not None and arch["name"] != expected:
+        raise ValueError(f"{path} holds a {arch['name']!r} painter, not {expected!r}")
+    if card.get("action_space_version") != A.ACTION_SPACE_VERSION:
+        raise ValueError(f"{path} was trained for action space version {card.get('action_space_version')!r}; "
+                         f"this strokeparam uses version {A.ACTION_SPACE_VERSION}")
+    config = dict(arch["config"])
+    for key, value in (overrides or {}).items():
+        if key in config and config[key] != value:
+            raise ValueError(f"{path} holds a painter with {key}={config[key]!r}, not {value!r}; "
+                             "use pretrained=False for another architecture")
+        config[key] = value
+    painter = painter_class(arch["name"])(**config)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{path} is not a readable safetensors file: {exc}") from None
+    try:
+        painter.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise ValueError(f"{path} does not match the {arch['name']!r} architecture of its card: "
+                         f"{' '.join(first[:3])}") from None
+    painter.card = card
+    return painter

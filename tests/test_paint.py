@@ -1,0 +1,105 @@
+"""paint_class and paint_content with a randomly initialised painter (fast; no trained painter needed)."""
+import numpy as np
+import pytest
+import torch
+
+from strokeparam import BrushstrokeParam, create_painter, load_classifier
+from strokeparam import actions as A
+from strokeparam.objectives import UnknownClassError
+from strokeparam.paint import content_loss, load_image, paint_class, paint_content
+
+PALETTE = ["#d62728", "#1f77b4", "#ffffff", "#000000"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_classifier("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def painter():
+    return create_painter("skeleton", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """A 64 px picture: a red disk on a blue-to-yellow gradient, as a uint8 HWC array."""
+    y, x = np.mgrid[0:64, 0:64] / 63.0
+    image = np.stack([x, 0.3 + 0.5 * y, 1 - x], -1)
+    image[(x - 0.4) ** 2 + (y - 0.55) ** 2 < 0.06] = (0.9, 0.1, 0.1)
+    return (image * 255).round().astype(np.uint8)
+
+
+def test_paint_class_raises_the_target_logit(model, painter):
+    start = BrushstrokeParam(strokes=10, painter=painter, seed=0).image()
+    param = paint_class("giant panda", models=model, strokes=10, steps=10, copies=1, resolution=224,
+                        painter=painter, progress=False)
+    with torch.no_grad():
+        before, after = (model(image)[0, 388].item() for image in (start, param.image()))
+    assert after > before + 1.0, (before, after)
+    assert param.actions().shape == (1, 10, A.NUM_FIELDS)
+
+
+def test_paint_class_takes_names_and_indices(model, painter):
+    runs = [paint_class(cls, models=[model], strokes=4, steps=1, copies=1, resolution=64, painter=painter,
+                        progress=False).actions() for cls in ("giant panda", 388)]
+    assert torch.equal(*runs)
+
+
+def test_paint_class_bad_class_suggests_names(painter):
+    with pytest.raises(UnknownClassError, match="giant panda"):
+        paint_class("giant pamda", painter=painter, progress=False)
+    with pytest.raises(KeyError):
+        paint_class("no such thing at all", painter=painter, progress=False)
+    with pytest.raises(ValueError, match="0..999"):
+        paint_class(1000, painter=painter, progress=False)
+
+
+def test_paint_content_reduces_the_content_loss(model, painter, photo):
+    start = BrushstrokeParam(strokes=12, painter=painter, size=64, seed=0)
+    param = paint_content(photo, strokes=12, steps=8, model=model, painter=painter, progress=False)
+    assert param.output_size == (64, 64)
+    assert content_loss(param, photo, model) < 0.9 * content_loss(start, photo, model)
+    assert content_loss(load_image(photo), photo, model) == 0.0
+
+
+def test_paint_content_grayscale_on_a_grid(model, painter, photo):
+    param = paint_content(photo, grid=2, grayscale=True, strokes=3, steps=1, model=model, painter=painter,
+                          progress=False)
+    assert (param.layout.rows, param.layout.cols) == (2, 2)
+    colors = param.actions()[..., A.COLOR]
+    assert torch.allclose(colors, colors[..., :1].expand_as(colors))
+    image = param.image()
+    assert torch.allclose(image, image[:, :1].expand_as(image), atol=1e-6)
+
+
+def test_paint_content_palette(model, painter, photo):
+    param = paint_content(photo, palette=PALETTE, strokes=6, steps=2, model=model, painter=painter,
+                          progress=False)
+    colors = param.actions()[0, :, A.COLOR].detach()
+    allowed = torch.tensor([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in PALETTE])
+    assert torch.cdist(colors, allowed).min(-1).values.max() < 1e-5
+
+
+@pytest.mark.parametrize("image, error, match", [
+    ("no/such/photo.png", FileNotFoundError, "not found"),
+    (np.zeros((32, 32, 4), np.uint8), ValueError, r"\(H, W, 3\)"),
+    (np.full((32, 32, 3), 2.0, np.float32), ValueError, r"\[0, 1\]"),
+    (torch.rand(2, 3, 32, 32), ValueError, r"\(3, H, W\)"),
+    ([[0.5]], ValueError, "path, a PIL image"),
+])
+def test_bad_images_are_refused(painter, image, error, match):
+    with pytest.raises(error, match=match):
+        paint_content(image, painter=painter, progress=False)
+
+
+def test_load_image_from_file_and_resize(tmp_path, photo):
+    from PIL import Image
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    image = load_image(path, size=32)
+    assert image.shape == (1, 3, 32, 32) and 0 <= image.min() and image.max() <= 1
+    assert torch.allclose(load_image(str(path)), load_image(photo))
+    (tmp_path / "junk.png").write_text("not an image")
+    with pytest.raises(ValueError, match="not an image"):
+        load_image(tmp_path / "junk.png")

@@ -1,0 +1,122 @@
+"""Painter training recipes: smoke runs, checkpoint round trip, resume after a kill, DDP with gloo."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from strokeparam.painters import load_weights
+from strokeparam.painters.training import load_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+TORCHRUN = Path(PY).parent / "torchrun"
+FAST = ["--no-progress", "--threads", "1", "--eval-actions", "8"]
+
+
+def recipe(name):
+    return str(ROOT / "recipes" / f"train_{name}_painter.py")
+
+
+def run(args, **kwargs):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    out = tmp_path_factory.mktemp("strokes")
+    res = run([PY, "recipes/make_stroke_dataset.py", "--out", str(out), "--num", "96", "--shard-size", "48",
+               "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_vae_smoke_run_on_the_fly_exports_a_loadable_painter(tmp_path):
+    name = "vae"           # the skeleton and GAN recipes are run (on shards) by the resume and DDP tests
+    res = run([PY, recipe(name), "--preset", "smoke", "--workers", "0", "--run-dir", str(tmp_path / "run"),
+               "--export", "--export-dir", str(tmp_path / "w")] + FAST)
+    assert res.returncode == 0, res.stderr[-2000:]
+    painter = load_weights(tmp_path / "w" / f"{name}.safetensors", expected=name)
+    card = painter.card
+    assert card["preset"] == "smoke" and card["steps"] == card["planned_steps"] > 0
+    assert card["fidelity"]["num_actions"] == 8 and "train_" in card["command"]
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, card["steps"] + 1))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["samples_seen"] == card["samples_seen"] and summary["data"]["source"].startswith("on the fly")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    sys.path.insert(0, str(ROOT / "recipes"))
+    try:
+        from train_skeleton_painter import PRESETS, SkeletonTask
+    finally:
+        sys.path.remove(str(ROOT / "recipes"))
+    cfg = dict(PRESETS["smoke"])
+    task = SkeletonTask(cfg, torch.device("cpu"))
+    batch = [(torch.rand(4, 12), torch.rand(4, 1, 64, 64))]
+    task.train_step(batch, 0)
+    save_checkpoint(tmp_path / "c.pt", task, dict(step=1, samples=4))
+    other = SkeletonTask(cfg, torch.device("cpu"))
+    state = load_checkpoint(tmp_path / "c.pt", other)
+    assert state["step"] == 1
+    for a, b in zip(task.net.state_dict().values(), other.net.state_dict().values()):
+        assert torch.equal(a, b)
+    assert other.optimizers["adam"].state_dict()["state"].keys() == task.optimizers["adam"].state_dict()["state"].keys()
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises((ValueError, Exception)):
+        load_checkpoint(tmp_path / "bad.pt", other)
+
+
+def test_resume_after_a_kill_loses_nothing(shards, tmp_path):
+    steps = ["--steps", "30", "--checkpoint-minutes", "0"]
+    base = [PY, recipe("skeleton"), "--preset", "smoke", "--data", str(shards)] + steps + FAST
+    killed = tmp_path / "killed"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(base + ["--run-dir", str(killed), "--resume"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt, deadline = killed / "checkpoint.pt", time.time() + 120
+    step = 0
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.is_file():
+            try:
+                step = torch.load(ckpt, weights_only=True)["step"]
+            except Exception:          # a rename may be in flight
+                step = 0
+            if step >= 3:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 3 <= step < 30, "the run ended before it could be killed"
+    res = run(base + ["--run-dir", str(killed), "--resume"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = run(base + ["--run-dir", str(tmp_path / "straight"), "--export", "--export-dir", str(tmp_path / "w")])
+    assert res.returncode == 0, res.stderr[-2000:]
+    a = torch.load(killed / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 30 and a["samples"] == b["samples"] == 30 * 8
+    for key, value in b["modules"]["painter"].items():
+        assert torch.allclose(a["modules"]["painter"][key], value, atol=1e-6), key
+    rows = list(csv.DictReader((killed / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 31))
+    card = load_weights(tmp_path / "w" / "skeleton.safetensors", expected="skeleton").card
+    assert card["preset"] == "smoke" and card["steps"] == 30 and card["samples_seen"] == 240
+
+
+def test_ddp_two_gloo_processes(shards, tmp_path):
+    res = run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", recipe("gan"), "--preset", "smoke",
+               "--data", str(shards), "--run-dir", str(tmp_path / "run"), "--export",
+               "--export-dir", str(tmp_path / "w")] + FAST)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["world_size"] == 2
+    assert summary["samples_seen"] == summary["steps"] * 6 * 8 * 2
+    assert load_weights(tmp_path / "w" / "gan.safetensors").card["world_size"] == 2

@@ -1,0 +1,153 @@
+"""Painters: interface, registry, weights and cards, fidelity helpers, diagnostics."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from strokeparam import actions as A
+from strokeparam.painters import (DEFAULT_PAINTER, Painter, SkeletonPainter,
+                                  create_painter, list_painters, load_weights, read_card, save_weights, sweep,
+                                  weights_paths)
+from strokeparam.painters.fidelity import iou, paint, scores, sharpness
+
+SMALL = {"skeleton": dict(dabs=16, hidden=4), "gan": dict(dim=2, noise_dim=2), "vae": dict(width=4)}
+CARD_KEYS = {"architecture", "action_space_version", "preset", "steps", "samples_seen", "fidelity", "date",
+             "command", "hyperparameters", "name"}
+
+
+def small(name):
+    torch.manual_seed(0)
+    return create_painter(name, pretrained=False, **SMALL[name])
+
+
+def test_registry_lists_the_three_painters_and_a_default():
+    assert {"skeleton", "gan", "vae"} <= set(list_painters())
+    assert DEFAULT_PAINTER == "skeleton"
+    assert isinstance(create_painter(), SkeletonPainter)
+
+
+def test_unknown_painter_lists_the_names():
+    with pytest.raises(KeyError, match="gan.*skeleton.*vae"):
+        create_painter("picasso")
+
+
+@pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])
+def test_shapes_range_and_empty_batch(name):
+    painter = small(name)
+    assert isinstance(painter, Painter) and painter.size == 64
+    assert painter.action_space_version == A.ACTION_SPACE_VERSION
+    out = painter(torch.rand(5, 12, generator=torch.Generator().manual_seed(1))).detach()
+    assert out.shape == (5, 1, 64, 64) and out.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert painter(torch.zeros(0, 12)).shape == (0, 1, 64, 64)
+    with pytest.raises(ValueError, match=r"\(N, 12\)"):
+        painter(torch.rand(5, 11))
+
+
+@pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])
+def test_gradients_reach_every_action_field(name):
+    painter = small(name).train(name != "gan").to(torch.device("cpu"))
+    actions = torch.rand(6, 12, generator=torch.Generator().manual_seed(2)).mul(0.8).add(0.1)
+    actions.requires_grad_(True)
+    weights = torch.rand(6, 1, 64, 64, generator=torch.Generator().manual_seed(3))
+    (painter(actions) * weights).sum().backward()
+    grad = actions.grad
+    assert torch.isfinite(grad).all()
+    shape_fields = [i for i, f in enumerate(A.FIELDS) if f not in ("red", "green", "blue")]
+    assert (grad[:, shape_fields].abs().sum(0) > 0).all(), grad.abs().sum(0)
+
+
+def test_pressure_zero_paints_nothing_with_the_skeleton_painter():
+    acts = torch.rand(4, 12, generator=torch.Generator().manual_seed(4))
+    acts[:, :2] = 0.0
+    with torch.no_grad():
+        assert float(create_painter()(acts).abs().max()) == 0.0
+        assert float(create_painter()(acts, generator=torch.Generator().manual_seed(0)).abs().max()) == 0.0
+
+
+def test_stochastic_gan_is_seeded_and_deterministic_without_a_generator():
+    painter = small("gan").eval()
+    acts = torch.rand(3, 12)
+    assert painter.stochastic and not small("skeleton").stochastic
+    assert torch.equal(painter(acts), painter(acts))
+    g = lambda: torch.Generator().manual_seed(7)                       # noqa: E731
+    assert torch.equal(painter(acts, generator=g()), painter(acts, generator=g()))
+
+
+def test_skeleton_jitter_draws_seeded_textures_around_the_expected_ink():
+    plain = small("skeleton").eval()
+    jittered = SkeletonPainter(**dict(plain.config(), jitter=0.8)).eval()
+    jittered.load_state_dict(plain.state_dict())
+    acts = torch.rand(3, 12, generator=torch.Generator().manual_seed(5))
+    g = lambda: torch.Generator().manual_seed(9)                       # noqa: E731
+    assert jittered.stochastic and torch.equal(jittered(acts), plain(acts))
+    assert torch.equal(jittered(acts, generator=g()), jittered(acts, generator=g()))
+    assert not torch.equal(jittered(acts, generator=g()), plain(acts))
+    with pytest.raises(ValueError, match="jitter"):
+        SkeletonPainter(jitter=-1.0)
+
+
+@pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])
+def test_weights_round_trip(name, tmp_path):
+    painter = small(name).eval()
+    path, card_path = save_weights(painter, tmp_path / f"{name}.safetensors", dict(preset="test", steps=1))
+    loaded = load_weights(path)
+    assert type(loaded) is type(painter) and loaded.card["preset"] == "test"
+    acts = torch.rand(4, 12)
+    assert torch.equal(loaded.eval()(acts), painter(acts))
+    assert json.loads(card_path.read_text())["architecture"] == {"name": name, "config": painter.config()}
+
+
+def test_corrupt_weights_raise_a_clear_error(tmp_path):
+    path, _ = save_weights(small("skeleton"), tmp_path / "skeleton.safetensors", {})
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="skeleton.safetensors.*safetensors"):
+        load_weights(path)
+
+
+def test_wrong_architecture_raises_a_clear_error(tmp_path):
+    path, card_path = save_weights(small("gan"), tmp_path / "painter.safetensors", {})
+    card = json.loads(card_path.read_text())
+    card["architecture"]["config"]["dim"] = 3                           # the weights are dim 2
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="painter.safetensors does not match the 'gan' architecture"):
+        load_weights(path)
+    with pytest.raises(ValueError, match="holds a 'gan' painter, not 'vae'"):
+        load_weights(path, expected="vae")
+    with pytest.raises(FileNotFoundError, match="nowhere.safetensors"):
+        load_weights(tmp_path / "nowhere.safetensors")
+
+
+@pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])
+def test_shipped_weights_and_cards(name):
+    weights, card_path = weights_paths(name)
+    assert weights.stat().st_size < 15 * 2 ** 20
+    card = read_card(weights)
+    assert CARD_KEYS <= set(card), CARD_KEYS - set(card)
+    assert card["action_space_version"] == A.ACTION_SPACE_VERSION and card["name"] == name
+    assert card["steps"] > 0 and card["samples_seen"] >= card["steps"]
+    for key in ("l1", "mean_l1", "iou", "sharpness"):
+        assert math.isfinite(card["fidelity"][key])
+    painter = create_painter(name)
+    assert painter.card == card and not painter.training
+    with pytest.raises(ValueError, match="use pretrained=False"):
+        create_painter(name, **{next(iter(card["architecture"]["config"])): 1})
+
+
+def test_fidelity_helpers():
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 3, 64, 64)).astype(np.float32)
+    assert iou(x[0], x[0]) == 1.0 and sharpness(x[0]) > 0
+    s = scores(x[:1], np.concatenate([x, x]))
+    assert s["l1"] == 0.0 and s["iou"] == 1.0 and s["sharpness"] == 1.0
+    out = paint(small("gan").eval(), A.random_actions(5, seed=0), draws=3)
+    assert out.shape == (3, 5, 64, 64)
+
+
+def test_sweep_writes_painter_next_to_mypaint(tmp_path):
+    img = sweep({"skeleton": small("skeleton")}, "pressure", levels=4, path=tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").is_file() and img.size[0] > 4 * 64
+    with pytest.raises(ValueError, match="unknown action field"):
+        sweep(small("skeleton"), "colour")
