@@ -186,7 +186,7 @@ def save_checkpoint(path: Path, task: Task, state: dict) -> None:
     """Atomically write the task's modules, optimizers and the loop ``state`` to ``path``."""
     blob = dict(state, modules={k: m.state_dict() for k, m in task.modules.items()},
                 optimizers={k: o.state_dict() for k, o in task.optimizers.items()},
-                generators={k: g.get_state() for k, g in task.generators.items()},
+                generators={k: g.get_state() for k, g in getattr(task, "generators", {}).items()},
                 torch_rng=torch.get_rng_state())
     buf = io.BytesIO()
     torch.save(blob, buf)
