@@ -76,6 +76,7 @@ def main():
     p.add_argument("--strokes", type=int, default=30)
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
+    p.add_argument("--no-brush-noise", action="store_true", help="optimize with the painter's deterministic strokes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="save each neural/MyPaint pair as PNG and a contact sheet here")
     p.add_argument("--quick", action="store_true", help=f"{len(QUICK_CLASSES)} classes, 30 steps")
@@ -94,7 +95,7 @@ def main():
     rows, sheet, start = [], [], time.perf_counter()
     for index in classes:
         param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
-                            painter=painter, seed=args.seed, progress=False)
+                            brush_noise=not args.no_brush_noise, painter=painter, seed=args.seed, progress=False)
         neural = param.image().detach()
         mypaint = param.to_mypaint(seed=0)
         results = judge(referee, torch.cat([neural, mypaint.to(neural)]), index)
@@ -111,7 +112,8 @@ def main():
         contact_sheet(sheet, args.out / "contact_sheet.png")
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
-          f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, seed {args.seed}; "
+          f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, "
+          f"brush noise {'off' if args.no_brush_noise else 'on'}, seed {args.seed}; "
           f"{elapsed / len(classes):.0f} s per class\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
     for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:

@@ -8,6 +8,7 @@ import torch
 
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
+from .painters import Painter
 from .param import BrushstrokeParam
 from .render import render_vis
 from .transforms import stack, standard
@@ -44,9 +45,21 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
     return model
 
 
+class _Jittered(Painter):
+    """``painter`` drawing fresh brush jitter from ``generator`` at every call (stochastic painters only)."""
+
+    def __init__(self, painter: Painter, generator: torch.Generator):
+        super().__init__(painter.size)
+        self.inner, self.generator = painter, generator
+
+    def paint(self, actions, generator=None):
+        return self.inner(actions, self.generator)
+
+
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 lr: float = 0.05, degrees: float = 30.0, resolution: int | None = None, transforms=None,
-                seed: int | None = 0, device=None, progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+                brush_noise: bool = True, seed: int | None = 0, device=None, progress: bool = True,
+                **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
     The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the painting is copied
@@ -55,7 +68,10 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     a class name like ``"giant panda"``, or a list of them). ``transforms`` (a callable on NCHW images)
     replaces that augmentation (``copies`` and ``degrees`` then do nothing). The classifiers see the
     painting at ``resolution`` px on its longer side; None: twice the canvas, at most 224 (128 px for a
-    64 px canvas, a third of the cost of 224). ``param_kwargs`` go to :class:`BrushstrokeParam`
+    64 px canvas, a third of the cost of 224). ``brush_noise``: a stochastic painter (one with MyPaint's
+    brush jitter, like the shipped skeleton painter) paints every step with fresh jitter, so the strokes
+    are optimized to survive the real brush's randomness (MyPaint re-paints are recognized far more
+    often; the returned param paints deterministically). ``param_kwargs`` go to :class:`BrushstrokeParam`
     (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
@@ -70,9 +86,20 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, copies=copies,
                            same_on_batch=False, seed=seed)
     model = _at_resolution(ensemble(models, device), size)
-    render_vis(model, objective, param=param, thresholds=(steps,), device=device,
-               optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size,
-               transforms=transforms, progress=progress)
+    painter = param.painter
+    if brush_noise and painter.stochastic:
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        param.painter = _Jittered(painter, generator)
+    try:
+        render_vis(model, objective, param=param, thresholds=(steps,), device=device,
+                   optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size,
+                   transforms=transforms, progress=progress)
+    finally:
+        param.painter = painter
     return param
 
 

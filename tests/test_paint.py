@@ -46,6 +46,15 @@ def test_paint_class_takes_names_and_indices(model, painter):
     assert torch.equal(*runs)
 
 
+def test_paint_class_brush_noise(model):
+    noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
+    runs = [paint_class(388, models=model, strokes=4, steps=2, copies=1, resolution=64, painter=noisy,
+                        brush_noise=noise, progress=False) for noise in (True, True, False)]
+    assert torch.equal(runs[0].actions(), runs[1].actions())          # seeded jitter repeats
+    assert not torch.equal(runs[0].actions(), runs[2].actions())
+    assert all(run.painter is noisy for run in runs)                   # the param paints deterministically again
+
+
 def test_paint_class_bad_class_suggests_names(painter):
     with pytest.raises(UnknownClassError, match="giant panda"):
         paint_class("giant pamda", painter=painter, progress=False)
