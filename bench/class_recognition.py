@@ -2,6 +2,7 @@
 """Paint 20 ImageNet classes with lite0 + lite1, judge them with the held-out lite2: neural vs MyPaint.
 
     python bench/class_recognition.py                    # the README table (default painter)
+    python bench/class_recognition.py --brush-noise          # strokes optimized under MyPaint-like jitter
     python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
 
 Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lite0 + Lite1), then
@@ -76,7 +77,8 @@ def main():
     p.add_argument("--strokes", type=int, default=30)
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
-    p.add_argument("--no-brush-noise", action="store_true", help="optimize with the painter's deterministic strokes")
+    p.add_argument("--brush-noise", action="store_true",
+                   help="optimize with the painter's brush jitter (paint_class(brush_noise=True))")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="save each neural/MyPaint pair as PNG and a contact sheet here")
     p.add_argument("--quick", action="store_true", help=f"{len(QUICK_CLASSES)} classes, 30 steps")
@@ -95,7 +97,7 @@ def main():
     rows, sheet, start = [], [], time.perf_counter()
     for index in classes:
         param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
-                            brush_noise=not args.no_brush_noise, painter=painter, seed=args.seed, progress=False)
+                            brush_noise=args.brush_noise, painter=painter, seed=args.seed, progress=False)
         neural = param.image().detach()
         mypaint = param.to_mypaint(seed=0)
         results = judge(referee, torch.cat([neural, mypaint.to(neural)]), index)
@@ -113,7 +115,7 @@ def main():
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, "
-          f"brush noise {'off' if args.no_brush_noise else 'on'}, seed {args.seed}; "
+          f"brush noise {'on' if args.brush_noise else 'off'}, seed {args.seed}; "
           f"{elapsed / len(classes):.0f} s per class\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
     for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:

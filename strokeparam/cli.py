@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
-    _common(paint, strokes=30, steps=300, size_help="output size in pixels: N (square) or HxW; the grid follows")
+    _common(paint, strokes=30, steps=150, size_help="output size in pixels: N (square) or HxW; the grid follows")
     _color(paint)
 
     style = sub.add_parser("style", help="paint a photo (intrinsic style transfer)", description="Paint a "
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="classifier whose features compare content (default efficientnet_lite0)")
     style.add_argument("--out", type=Path,
                        help="output PNG; strokes beside it as .json (default out/<image>_style.png)")
-    _common(style, strokes=50, steps=200, size_help="output size in pixels: N for the long side (keeping the "
+    _common(style, strokes=40, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
             f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
     _color(style)
 
@@ -211,14 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
                          help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
     gallery.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
-    gallery.add_argument("--style-strokes", type=_positive_int, default=50,
-                         help="strokes per tile of photos (default 50)")
-    gallery.add_argument("--style-steps", type=_positive_int, default=200, help="steps of photos (default 200)")
+    gallery.add_argument("--style-strokes", type=_positive_int, default=40,
+                         help="strokes per tile of photos (default 40)")
+    gallery.add_argument("--style-steps", type=_positive_int, default=100, help="steps of photos (default 100)")
     gallery.add_argument("--style-size", type=_pair, default=128,
                          help="photo paintings: long side N or HxW in pixels (default 128)")
     gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
                          help="classifier whose features compare content (default efficientnet_lite0)")
-    _common(gallery, strokes=30, steps=300, size_help="class paintings' size in pixels: N (square) or HxW")
+    _common(gallery, strokes=30, steps=150, size_help="class paintings' size in pixels: N (square) or HxW")
 
     transfer = sub.add_parser("transfer", help="re-paint a stroke JSON with the real MyPaint",
                               description="Re-paint the strokes of a stroke JSON with MyPaint (PNG, OpenRaster).")

@@ -58,7 +58,7 @@ class _Jittered(Painter):
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 lr: float = 0.05, degrees: float = 30.0, resolution: int | None = None, transforms=None,
-                brush_noise: bool = True, seed: int | None = 0, device=None, progress: bool = True,
+                brush_noise: bool = False, seed: int | None = 0, device=None, progress: bool = True,
                 **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
@@ -70,9 +70,10 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     painting at ``resolution`` px on its longer side; None: twice the canvas, at most 224 (128 px for a
     64 px canvas, a third of the cost of 224). ``brush_noise``: a stochastic painter (one with MyPaint's
     brush jitter, like the shipped skeleton painter) paints every step with fresh jitter, so the strokes
-    are optimized to survive the real brush's randomness (MyPaint re-paints are recognized far more
-    often; the returned param paints deterministically). ``param_kwargs`` go to :class:`BrushstrokeParam`
-    (painter, grid, size, grayscale, palette, init, ...).
+    are optimized to survive the real brush's randomness: MyPaint re-paints are recognized far more
+    often, the neural render somewhat less (see bench/class_recognition.py); the returned param paints
+    deterministically. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale,
+    palette, init, ...).
     """
     objective = class_logit(cls)
     _check_positive(steps=steps, copies=copies)
