@@ -73,7 +73,7 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
     from .registry import painter_class
     path = Path(path)
     if not path.is_file():
-        hint = " (train and export it with recipes/train_<name>_painter.py)" if path.parent == WEIGHTS_DIR else ""
+        hint = f" (train and export it with recipes/train_{path.stem}_painter.py)" if path.parent == WEIGHTS_DIR else ""
         raise FileNotFoundError(f"painter weights {path} not found{hint}")
     card = read_card(path)
     arch = card["architecture"]
