@@ -3,22 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from strokeparam import BrushstrokeParam, create_painter, load_classifier
+from strokeparam import BrushstrokeParam, create_painter
 from strokeparam import actions as A
 from strokeparam.objectives import UnknownClassError
 from strokeparam.paint import content_loss, load_image, paint_class, paint_content
 
 PALETTE = ["#d62728", "#1f77b4", "#ffffff", "#000000"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_classifier("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def painter():
-    return create_painter("skeleton", pretrained=False)
 
 
 @pytest.fixture(scope="module")

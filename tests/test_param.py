@@ -1,16 +1,10 @@
 """BrushstrokeParam: Lucent's param_f contract, constraints, layouts, init, transfer to MyPaint."""
-import numpy as np
 import pytest
 import torch
 
-from strokeparam import BrushstrokeParam, create_painter
+from strokeparam import BrushstrokeParam
 from strokeparam import constraints as C
 from strokeparam.actions import COLOR, INDEX, PRESSURE, SIZE
-
-
-@pytest.fixture(scope="module")
-def painter():
-    return create_painter("skeleton", pretrained=False)
 
 
 def optimize(param, steps=5):

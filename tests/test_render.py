@@ -6,18 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from strokeparam import BrushstrokeParam, create_painter, load_classifier, render_vis
+from strokeparam import BrushstrokeParam, render_vis
 from strokeparam.objectives import class_logit
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_classifier("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def painter():
-    return create_painter("skeleton", pretrained=False)
 
 
 def logit(model, image, cls=388):
