@@ -5,8 +5,8 @@
     torchrun --nproc_per_node 2 recipes/train_skeleton_painter.py --preset smoke --data data/strokes
 
 The loss is per-pixel L1 to one MyPaint render, so the painter learns the median stroke (MyPaint's brush
-jitter is noise it cannot predict). At export the dab jitter of the painter's stochastic mode is
-calibrated so that its strokes are as sharp as MyPaint's on ``calibration_actions`` held-out actions.
+jitter is noise it cannot predict). At export the dab jitter and ink gain of the painter's random draws
+are calibrated against MyPaint on ``calibration_actions`` held-out actions (see ``calibrate_draws``).
 """
 import sys
 
@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from strokeparam.actions import random_actions
 from strokeparam.painters.fidelity import reference
-from strokeparam.painters.skeleton import calibrate_jitter
+from strokeparam.painters.skeleton import calibrate_draws
 
 from strokeparam.painters import SkeletonPainter
 from strokeparam.painters.training import Task, average_gradients, main
@@ -25,7 +25,7 @@ CALIBRATION_SEED = 999          # apart from the data (0, ...) and the benchmark
 PRESETS = {
     "smoke": dict(steps=6, batch_size=8, lr=3e-3, warmup=0, log_every=1, arch=ARCH, calibration_actions=8),
     "cpu": dict(steps=6000, batch_size=64, lr=3e-3, warmup=100, log_every=50, arch=ARCH,
-                calibration_actions=128),
+                calibration_actions=512),
     "paper": dict(steps=30000, batch_size=256, lr=3e-3, warmup=500, log_every=100, arch=ARCH,
                   calibration_actions=512),
 }
@@ -55,7 +55,7 @@ class SkeletonTask(Task):
         painter = SkeletonPainter(**self.cfg["arch"])
         painter.load_state_dict(self.net.state_dict())
         actions = random_actions(self.cfg["calibration_actions"], seed=CALIBRATION_SEED)
-        calibrate_jitter(painter.eval(), actions, reference(actions, seeds=1, seed=CALIBRATION_SEED)[0])
+        calibrate_draws(painter.eval(), actions, reference(actions, seeds=1, seed=CALIBRATION_SEED)[0])
         return painter
 
 

@@ -4,6 +4,7 @@
     strokeparam style skimage:coffee --grayscale --out out/coffee.png
     strokeparam gallery --classes "giant panda" goldfish --styles color,grayscale --out docs/gallery
     strokeparam transfer out/giant_panda.json --out out/giant_panda_mypaint.png --ora out/giant_panda.ora
+    strokeparam reconstruct mnist:7 --mypaint
     strokeparam painters
 
 A user's mistake prints one line, ``strokeparam: error: ...``, and exits with 2 (usage) or 1 (other).
@@ -228,6 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--seed", type=int, default=0, help="MyPaint's brush jitter seed (default 0)")
     transfer.add_argument("--brush", default="classic/dry_brush", help="MyPaint brush (default classic/dry_brush)")
     transfer.add_argument("--quantize", action="store_true", help="snap actions to SPIRAL-style discrete levels")
+
+    recon = sub.add_parser("reconstruct", help="repaint an image with a trained painting agent's strokes",
+                           description="Paint an image stroke by stroke with a trained painting agent (one "
+                           "forward pass, no optimization) at the agent's 64 px; print its MSE to the image.")
+    recon.add_argument("image", metavar="IMAGE", help="an image file, skimage:NAME, or DATASET:N for held-out "
+                       "image N of a dataset that ships with installed packages (mnist, kanji, faces)")
+    recon.add_argument("--agent", default=None, help="a shipped agent's name or an agent .safetensors file "
+                       "(default: the shipped MNIST agent)")
+    recon.add_argument("--out", type=Path, help="output PNG; strokes beside it as .json "
+                       "(default out/<image>_agent.png)")
+    recon.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
+    recon.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
+    recon.add_argument("--mypaint", action="store_true",
+                       help="also re-paint the strokes with MyPaint: <out>_mypaint.png and <out>.ora")
+    recon.add_argument("--seed", type=int, default=0, help="MyPaint's brush jitter seed (default 0)")
+    recon.add_argument("--device", type=_device, default=None, help="torch device (default cpu)")
+    recon.add_argument("--quiet", action="store_true", help="no messages on stderr")
 
     painters = sub.add_parser("painters", help="the shipped painters, their cards and fidelity",
                               description="List the neural painters, their weights' cards and fidelity to MyPaint.")
@@ -553,6 +571,55 @@ def cmd_transfer(args) -> int:
     return 0
 
 
+def target_image(spec: str, size: int):
+    """IMAGE of ``reconstruct`` as a (1, 3, size, size) tensor in [0, 1], and a name for its files."""
+    import torch
+    from torch.nn import functional as F
+
+    from .agents import DATASETS, load_dataset
+    name, _, index = spec.partition(":")
+    if name in DATASETS and index.strip().isdigit() and not Path(spec).exists():
+        data = load_dataset(name, "test", size=size, limit=int(index) + 1)
+        if int(index) >= len(data):
+            raise ValueError(f"{spec}: the {name} test split has {len(data)} images (0-{len(data) - 1})")
+        return data.images(slice(int(index), int(index) + 1)), f"{name}_{int(index)}"
+    import numpy as np
+    picture, stem = open_image(spec)
+    x = torch.from_numpy(np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1), stem
+
+
+def cmd_reconstruct(args) -> int:
+    """Paint an image with a trained agent; print its MSE through the painter (and MyPaint)."""
+    import torch
+
+    from .agents import load_agent, reconstruct
+    from .param import BrushstrokeParam
+    spec = args.agent
+    if spec is not None and spec.endswith(".safetensors"):
+        agent = load_agent(path=Path(spec), device=args.device)
+    else:
+        agent = load_agent(*(() if spec is None else (spec,)), device=args.device)
+    target, stem = target_image(args.image, agent.policy.size)
+    out = _png(args.out or Path("out") / f"{_slug(stem)}_agent.png")
+    painting = reconstruct(target, agent)
+    param = BrushstrokeParam(strokes=agent.strokes, init=painting.actions[0].cpu(), painter=agent.painter.cpu(),
+                             background=agent.background.tolist())
+    written = _export(param, out, args, gif=args.gif, svg=args.svg)
+    _say(args, "wrote " + ", ".join(str(p) for p in written))
+    with torch.no_grad():
+        image = param.image()
+    mse = float(((image - target.cpu()) ** 2).mean())
+    line = f"{stem}: {agent.strokes} strokes, MSE {mse:.4f} through the {agent.painter.name} painter"
+    if args.mypaint:
+        import numpy as np
+        from PIL import Image
+        repaint = np.asarray(Image.open(_mypaint_path(out)).convert("RGB"), dtype=np.float32) / 255.0
+        line += f", {float(((repaint - target[0].cpu().permute(1, 2, 0).numpy()) ** 2).mean()):.4f} through MyPaint"
+    print(line)
+    return 0
+
+
 def cmd_painters(args) -> int:
     """List the registered painters with their shipped weights' cards."""
     import json
@@ -601,7 +668,7 @@ def describe_card(name: str, card: dict | None) -> list[str]:
 
 
 COMMANDS = {"paint": cmd_paint, "style": cmd_style, "gallery": cmd_gallery, "transfer": cmd_transfer,
-            "painters": cmd_painters}
+            "reconstruct": cmd_reconstruct, "painters": cmd_painters}
 
 
 def main(argv=None) -> int:

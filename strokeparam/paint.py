@@ -8,7 +8,6 @@ import torch
 
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
-from .painters import Painter
 from .param import BrushstrokeParam
 from .render import render_vis
 from .transforms import stack, standard
@@ -45,17 +44,6 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
     return model
 
 
-class _Jittered(Painter):
-    """``painter`` drawing fresh brush jitter from ``generator`` at every call (stochastic painters only)."""
-
-    def __init__(self, painter: Painter, generator: torch.Generator):
-        super().__init__(painter.size)
-        self.inner, self.generator = painter, generator
-
-    def paint(self, actions, generator=None):
-        return self.inner(actions, self.generator)
-
-
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 lr: float = 0.05, degrees: float = 30.0, resolution: int | None = None, transforms=None,
                 brush_noise: bool = False, seed: int | None = 0, device=None, progress: bool = True,
@@ -87,20 +75,15 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, copies=copies,
                            same_on_batch=False, seed=seed)
     model = _at_resolution(ensemble(models, device), size)
-    painter = param.painter
-    if brush_noise and painter.stochastic:
-        generator = torch.Generator()
-        if seed is None:
-            generator.seed()
-        else:
-            generator.manual_seed(seed)
-        param.painter = _Jittered(painter, generator)
+    if brush_noise and param.painter.stochastic:
+        param.generator = torch.Generator(param.raw.device)
+        param.generator.seed() if seed is None else param.generator.manual_seed(seed)
     try:
         render_vis(model, objective, param=param, thresholds=(steps,), device=device,
                    optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size,
                    transforms=transforms, progress=progress)
     finally:
-        param.painter = painter
+        param.generator = None
     return param
 
 

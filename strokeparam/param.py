@@ -30,6 +30,10 @@ class BrushstrokeParam(nn.Module):
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
     - ``init``: actions (strokes, 12) or (batch, strokes, 12), or a stroke JSON (path or dict) to
       continue from; otherwise uniform random actions drawn with ``seed``.
+
+    The attribute ``generator`` (default None) may be set to a ``torch.Generator``: a stochastic painter
+    then paints random draws of the strokes (MyPaint-like brush jitter, fresh at every call) instead of
+    their expected shape.
     """
 
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
@@ -65,6 +69,7 @@ class BrushstrokeParam(nn.Module):
         self.size = None if size is None else _pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
+        self.generator: torch.Generator | None = None
         self.register_buffer("background", _rgb(background))
         cons = list(constraints)
         if grayscale:
@@ -110,7 +115,7 @@ class BrushstrokeParam(nn.Module):
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile."""
         acts = self.actions()
         layout, n = self.layout, self.strokes
-        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS))
+        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS), generator=self.generator)
         alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
         if upto is not None:
             keep = (torch.arange(n, device=alpha.device) < upto).to(alpha)

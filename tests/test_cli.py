@@ -190,3 +190,24 @@ def test_mistakes_print_one_line(args, code, needle, tmp_path, capsys):
     assert captured.err.count("\n") == 1 and captured.err.startswith("strokeparam: error: "), captured.err
     assert needle in captured.err and captured.out == ""
     assert not (tmp_path / "g").exists() or not any((tmp_path / "g").iterdir())
+
+
+def test_reconstruct_paints_a_held_out_digit_with_an_agent(tmp_path, capsys):
+    import torch
+
+    from strokeparam.agents import PaintingAgent, save_agent
+    from strokeparam.painters import create_painter
+    torch.manual_seed(0)
+    agent = PaintingAgent(create_painter("skeleton", pretrained=False), strokes=3, channels=4, hidden=8, blocks=0)
+    weights, _ = save_agent(agent, tmp_path / "tiny.safetensors", {"note": "test"})
+    out = tmp_path / "r.png"
+    assert main(["reconstruct", "mnist:3", "--agent", str(weights), "--out", str(out), "--mypaint", "--quiet"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("mnist_3: 3 strokes, MSE ") and line.endswith("through MyPaint")
+    assert picture(out) == (64, 64) and picture(tmp_path / "r_mypaint.png") == (64, 64)
+    assert len(json.loads(out.with_suffix(".json").read_text())["paintings"][0]) == 3
+    assert main(["transfer", str(out.with_suffix(".json")), "--out", str(tmp_path / "t.png")]) == 0
+    assert main(["reconstruct", "mnist:100000", "--agent", str(weights), "--out", str(out)]) == 1
+    assert "the mnist test split has" in capsys.readouterr().err
+    assert main(["reconstruct", "mnist:1", "--agent", "nosuch"]) == 1
+    assert "no shipped agent 'nosuch'" in capsys.readouterr().err

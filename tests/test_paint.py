@@ -42,7 +42,7 @@ def test_paint_class_brush_noise(model):
                         brush_noise=noise, progress=False) for noise in (True, True, False)]
     assert torch.equal(runs[0].actions(), runs[1].actions())          # seeded jitter repeats
     assert not torch.equal(runs[0].actions(), runs[2].actions())
-    assert all(run.painter is noisy for run in runs)                   # the param paints deterministically again
+    assert all(run.painter is noisy and run.generator is None for run in runs)   # deterministic again
 
 
 def test_paint_class_bad_class_suggests_names(painter):

@@ -87,6 +87,24 @@ def test_skeleton_jitter_draws_seeded_textures_around_the_expected_ink():
     assert not torch.equal(jittered(acts, generator=g()), plain(acts))
     with pytest.raises(ValueError, match="jitter"):
         SkeletonPainter(jitter=-1.0)
+    inked = SkeletonPainter(**dict(jittered.config(), draw_gain=2.0)).eval()
+    inked.load_state_dict(plain.state_dict())
+    assert torch.equal(inked(acts), plain(acts))                       # the gain only scales draws
+    assert (inked(acts, generator=g()) >= jittered(acts, generator=g())).all()
+    assert inked(acts, generator=g()).sum() > jittered(acts, generator=g()).sum()
+    with pytest.raises(ValueError, match="draw_gain"):
+        SkeletonPainter(draw_gain=0.0)
+
+
+def test_calibrated_draws_match_the_reference_sharpness_and_ink():
+    from strokeparam.painters.skeleton import calibrate_draws
+    painter = small("skeleton").eval()
+    acts = A.random_actions(32, seed=3)
+    painter.jitter, painter.stochastic = 1.0, True              # the "MyPaint" renders: draws at jitter 1
+    refs = painter(torch.as_tensor(acts), generator=torch.Generator().manual_seed(1))[:, 0].detach().numpy()
+    jitter, gain = calibrate_draws(painter, acts, refs, sharpness=0.95, jitters=(0.0, 1.0), gains=(1.0, 2.0))
+    assert (jitter, gain) == (1.0, 1.0)          # smooth strokes are too blurry; doubled ink is too much ink
+    assert (painter.jitter, painter.draw_gain, painter.stochastic) == (1.0, 1.0, True)
 
 
 @pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])

@@ -115,3 +115,17 @@ def test_to_mypaint_keeps_the_layout(painter):
     assert torch.equal(img, again)
     quantized = param.to_mypaint(seed=0, quantize=True)
     assert quantized.shape == img.shape
+
+
+def test_a_generator_paints_random_draws_of_a_stochastic_painter(painter):
+    from strokeparam.painters import create_painter
+    noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
+    param = BrushstrokeParam(strokes=5, painter=noisy, seed=0)
+    expected = param.image()
+    draws = []
+    for _ in range(2):
+        param.generator = torch.Generator().manual_seed(4)
+        draws.append(param.image())
+    assert torch.equal(*draws) and not torch.equal(draws[0], expected)
+    param.generator = None
+    assert torch.equal(param.image(), expected)

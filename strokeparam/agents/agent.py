@@ -120,7 +120,9 @@ class PaintingAgent(nn.Module):
         self.painter.eval()                   # the painter is a fixed constraint
         return self
 
-    def forward(self, target: torch.Tensor) -> Painting:
+    def forward(self, target: torch.Tensor, generator: torch.Generator | None = None) -> Painting:
+        """Paint ``target`` (B, 3, 64, 64) in [0, 1]; with a ``generator`` a stochastic painter draws its
+        strokes at random (as MyPaint does), otherwise it paints their expected shape."""
         if not isinstance(target, torch.Tensor) or target.ndim != 4 or target.shape[1:] != (3, self.policy.size, self.policy.size):
             shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
             raise ValueError(f"target must be a float tensor (B, 3, {self.policy.size}, {self.policy.size}) in [0, 1], "
@@ -132,7 +134,7 @@ class PaintingAgent(nn.Module):
         for _ in range(self.strokes):
             action, state = self.policy(target, canvas, previous, state)
             action = apply_ink(action, self.ink)
-            alpha = self.painter(action)                                        # (B, 1, 64, 64)
+            alpha = self.painter(action, generator=generator)                  # (B, 1, 64, 64)
             canvas = canvas * (1.0 - alpha) + alpha * action[:, A.COLOR, None, None]
             actions.append(action)
             previous = action

@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from .agent import PaintingAgent
 from .datasets import ImageSet
+from .templates import render_actions
 
 
 @torch.no_grad()
@@ -16,21 +17,27 @@ def reconstruct_set(agent: PaintingAgent, data: ImageSet, num: int | None = None
 
     Returns numpy arrays ``targets``, ``painter`` and (with ``mypaint``) ``mypaint`` images (M, 64, 64, 3),
     ``actions`` (M, T, 12), and the mean squared errors ``painter_mse``, ``mypaint_mse`` and their ratio
-    ``transfer_ratio``. Image i is re-painted with brush seed ``seed + i``.
+    ``transfer_ratio``. Image i is re-painted with brush seed ``seed + i``. The painter paints the expected
+    strokes; a stochastic painter also paints one random draw of the same actions (``painter_draw_mse``).
     """
     from ..mypaint import MyPaintRenderer
     device = agent.background.device
     num = len(data) if num is None else min(num, len(data))
-    targets, painted, actions = [], [], []
+    targets, painted, drawn, actions = [], [], [], []
+    generator = torch.Generator(device).manual_seed(seed) if agent.painter.stochastic else None
     for start in tqdm(range(0, num, batch), desc="agent", disable=not progress):
         target = data.images(slice(start, min(num, start + batch))).to(device)
         out = agent(target)
         targets.append(target.cpu())
         painted.append(out.canvas.clamp(0, 1).cpu())
         actions.append(out.actions.cpu())
+        if generator is not None:
+            drawn.append(render_actions(agent.painter, out.actions, agent.background.tolist(), generator).cpu())
     to_hwc = lambda xs: torch.cat(xs).permute(0, 2, 3, 1).numpy()                            # noqa: E731
     result = dict(targets=to_hwc(targets), painter=to_hwc(painted), actions=torch.cat(actions).numpy(), num=num)
     result["painter_mse"] = float(np.mean((result["painter"] - result["targets"]) ** 2))
+    if drawn:
+        result["painter_draw_mse"] = float(np.mean((to_hwc(drawn) - result["targets"]) ** 2))
     if mypaint:
         renderer = MyPaintRenderer()
         background = agent.background.tolist()
@@ -49,7 +56,8 @@ def evaluate(agent: PaintingAgent, data: ImageSet, num: int | None = None, progr
     from .order import kanji_scores, template_scores
     from .templates import load_templates
     result = reconstruct_set(agent.eval(), data, num=num, progress=progress)
-    scores = {k: result[k] for k in ("num", "painter_mse", "mypaint_mse", "transfer_ratio")}
+    scores = {k: result[k] for k in ("num", "painter_mse", "painter_draw_mse", "mypaint_mse", "transfer_ratio")
+              if k in result}
     if data.name == "mnist":
         scores["template_order"] = template_scores(result["actions"], data.labels[:result["num"]].numpy(),
                                                    load_templates())

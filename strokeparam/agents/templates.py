@@ -37,10 +37,12 @@ def load_templates(path=None) -> Templates:
     return Templates(actions, actions[..., A.PRESSURE].amax(-1) > 0, list(labels))
 
 
-def render_actions(painter, actions: torch.Tensor, background=(1.0, 1.0, 1.0)) -> torch.Tensor:
-    """Paint action sequences (B, T, 12) through ``painter`` in order → images (B, 3, 64, 64)."""
+def render_actions(painter, actions: torch.Tensor, background=(1.0, 1.0, 1.0), generator=None) -> torch.Tensor:
+    """Paint action sequences (B, T, 12) through ``painter`` in order → images (B, 3, 64, 64); a
+    ``generator`` draws a stochastic painter's strokes at random."""
     batch, steps = actions.shape[:2]
-    alpha = painter(actions.reshape(-1, A.NUM_FIELDS)).reshape(batch, steps, 1, *painter(actions[:1, 0]).shape[-2:])
+    alpha = painter(actions.reshape(-1, A.NUM_FIELDS), generator=generator)
+    alpha = alpha.reshape(batch, steps, 1, painter.size, painter.size)
     rgb, coverage = over(alpha, actions[..., A.COLOR])
     bg = torch.as_tensor(background, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
     return rgb + (1.0 - coverage) * bg

@@ -1,17 +1,14 @@
 """Agent weights on disk: safetensors (the policy and the painter it was trained through) plus a JSON card."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
 from .. import actions as A
-from ..data import atomic_write_bytes
 from ..painters.registry import painter_class
-from ..painters.weights_io import MAX_WEIGHTS_BYTES
+from ..painters.weights_io import read_json_card, write_weights
 from .agent import PaintingAgent
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -21,38 +18,21 @@ CARD_FORMAT = "strokeparam-agent"
 
 def save_agent(agent: PaintingAgent, path, card: dict) -> tuple[Path, Path]:
     """Write ``agent`` (policy and painter, float32) to ``path`` (.safetensors) and its card beside it."""
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"weights file must end in .safetensors, got {path}")
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in agent.state_dict().items()}
-    blob = save(state, metadata={"format": CARD_FORMAT})
-    if len(blob) > MAX_WEIGHTS_BYTES:
-        raise ValueError(f"agent weights are {len(blob) / 2 ** 20:.1f} MB; shipped weights must be < 15 MB")
     card = dict(card, format=CARD_FORMAT, action_space_version=A.ACTION_SPACE_VERSION,
                 architecture=agent.config(),
                 painter=dict(name=agent.painter.name, config=agent.painter.config(),
                              card=getattr(agent.painter, "card", None)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    card_path = path.with_suffix(".json")
-    atomic_write_bytes(path, blob)
-    atomic_write_bytes(card_path, (json.dumps(card, indent=1, sort_keys=True, default=str) + "\n").encode())
-    for written in (path, card_path):
-        written.chmod(0o644)                  # temporary files are private; shipped files are not
-    return path, card_path
+    return write_weights(agent, path, card, {"format": CARD_FORMAT}, "agent")
+
+
+def _check_format(card: dict) -> None:
+    if card.get("format") != CARD_FORMAT:
+        raise ValueError(f"format {card.get('format')!r} is not {CARD_FORMAT!r}")
 
 
 def read_card(path) -> dict:
     """The agent card beside a weights file (``x.safetensors`` → ``x.json``)."""
-    card_path = Path(path).with_suffix(".json")
-    if not card_path.is_file():
-        raise FileNotFoundError(f"no card {card_path} beside the agent weights {path}")
-    try:
-        card = json.loads(card_path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{card_path} is not a JSON card: {exc}") from None
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise ValueError(f"{card_path} is not an agent card (format {CARD_FORMAT!r})")
-    return card
+    return read_json_card(path, "agent", _check_format)
 
 
 def load_agent(name: str = DEFAULT_AGENT, path=None, device=None) -> PaintingAgent:

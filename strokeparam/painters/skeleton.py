@@ -8,9 +8,11 @@ is one matrix product (H, C·T) @ (C·T, W); dabs composite "over" each other, s
 No per-pixel network: the cost per pixel is a handful of operations. Pressure 0 gives no ink: alpha 0.
 
 Called with a ``generator``, the painter is stochastic like MyPaint's brush: each dab is displaced by
-Gaussian noise of ``jitter`` × pressure × radius (MyPaint's offset_by_random) and shrunk so that the
-expected ink is unchanged (down to a quarter of its radius; more jitter than that spreads the ink).
-Without a generator it paints the expected ink (deterministic, smooth).
+Gaussian noise of ``jitter`` × pressure × radius (MyPaint's offset_by_random) and shrunk so that its
+ink is unchanged (down to a quarter of its radius; more jitter than that spreads the ink); the ink of a
+draw is then scaled by ``draw_gain``, since concentrated ink saturates and would cover less than the
+expected stroke. Without a generator it paints the expected ink (deterministic, smooth).
+:func:`calibrate_draws` fits both numbers to MyPaint renders.
 """
 from __future__ import annotations
 
@@ -59,11 +61,13 @@ class SkeletonPainter(Painter):
     name = "skeleton"
 
     def __init__(self, size: int = 64, dabs: int = 64, components: int = 2, hidden: int = 32,
-                 jitter: float = 0.0):
+                 jitter: float = 0.0, draw_gain: float = 1.0):
         super().__init__(size)
         if not isinstance(jitter, (int, float)) or not 0.0 <= jitter <= 2.0:
             raise ValueError(f"jitter must be a number in [0, 2], got {jitter!r}")
-        self.jitter = float(jitter)
+        if not isinstance(draw_gain, (int, float)) or not 0.5 <= draw_gain <= 3.0:
+            raise ValueError(f"draw_gain must be a number in [0.5, 3], got {draw_gain!r}")
+        self.jitter, self.draw_gain = float(jitter), float(draw_gain)
         self.stochastic = self.jitter > 0
         for key, value, low in (("dabs", dabs, 8), ("components", components, 1), ("hidden", hidden, 2)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -82,7 +86,7 @@ class SkeletonPainter(Painter):
 
     def config(self) -> dict:
         return dict(size=self.size, dabs=self.dabs, components=self.components, hidden=self.hidden,
-                    jitter=self.jitter)
+                    jitter=self.jitter, draw_gain=self.draw_gain)
 
     def _curve(self, pts: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = t[..., None]
@@ -112,7 +116,7 @@ class SkeletonPainter(Painter):
             noise = torch.randn((n, self.dabs, 2), generator=generator, device=generator.device)
             centres = centres + noise.to(centres) * sigma
             shrunk = (rad.square() - 2 * sigma.square()).clamp_min((0.25 * rad).square()).sqrt()
-            weight = weight * (rad / shrunk).square()     # same ink per dab, so the same expected ink
+            weight = weight * (rad / shrunk).square() * self.draw_gain
             rad = shrunk
         inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
         cx = centres[..., 0:1].repeat_interleave(c, dim=1)
@@ -126,21 +130,27 @@ class SkeletonPainter(Painter):
 
 
 @torch.no_grad()
-def calibrate_jitter(painter: SkeletonPainter, actions, refs, target: float = 0.82, seed: int = 0,
-                     candidates=tuple(i / 20 for i in range(41))) -> float:
-    """Set and return the smallest jitter whose draws reach ``target`` × MyPaint's sharpness on
-    ``actions`` (numpy (N, 12)), given MyPaint renders ``refs`` (N, 64, 64).
+def calibrate_draws(painter: SkeletonPainter, actions, refs, sharpness: float = 0.84, ink_tolerance: float = 0.1,
+                    seed: int = 0, jitters=tuple(i / 20 for i in range(1, 25)),
+                    gains=tuple(1 + i / 20 for i in range(13))) -> tuple[float, float]:
+    """Set and return the ``(jitter, draw_gain)`` of the painter's random draws, fitted on ``actions``
+    (numpy (N, 12)) against MyPaint renders ``refs`` (N, 64, 64).
 
-    More jitter gives more MyPaint-like texture but less accurate coverage, so the smallest that is
-    sharp enough wins; if none is, the sharpest.
+    Among the pairs whose draws are at least ``sharpness`` × as sharp as MyPaint's and whose total ink is
+    within ``ink_tolerance`` of MyPaint's, the one whose coverage overlaps MyPaint's best (IoU) wins;
+    if no pair qualifies, the sharpest. More jitter gives MyPaint-like texture but worse coverage;
+    more gain sharpens the stroke's edge but adds ink.
     """
-    from .fidelity import paint, sharpness
-    reference_sharpness, ratios = sharpness(refs), {}
-    for jitter in candidates:
-        painter.jitter, painter.stochastic = float(jitter), jitter > 0
-        ratios[jitter] = sharpness(paint(painter, actions, seed=seed)[0]) / reference_sharpness
-        if ratios[jitter] >= target:
-            break
-    best = next((j for j, r in ratios.items() if r >= target), max(ratios, key=ratios.get))
-    painter.jitter, painter.stochastic = float(best), best > 0
-    return float(best)
+    from .fidelity import iou, paint
+    from .fidelity import sharpness as gradient
+    reference_sharpness, reference_ink, trials = gradient(refs), float(refs.sum()), {}
+    for jitter in jitters:
+        for gain in gains:
+            painter.jitter, painter.draw_gain, painter.stochastic = float(jitter), float(gain), True
+            draw = paint(painter, actions, seed=seed)[0]
+            trials[jitter, gain] = (gradient(draw) / reference_sharpness, float(draw.sum()) / reference_ink,
+                                    iou(draw, refs))
+    good = [key for key, (sharp, ink, _) in trials.items() if sharp >= sharpness and abs(ink - 1) <= ink_tolerance]
+    best = max(good, key=lambda key: trials[key][2]) if good else max(trials, key=lambda key: trials[key][0])
+    painter.jitter, painter.draw_gain, painter.stochastic = float(best[0]), float(best[1]), best[0] > 0
+    return painter.jitter, painter.draw_gain

@@ -1,7 +1,7 @@
-"""The one training loop of all painters: presets, data, checkpoints, resume, DDP, logging, export.
+"""The one training loop of all painters and agents: presets, data, checkpoints, resume, DDP, logging, export.
 
 A painter recipe is a :class:`Task` (networks, optimizers, one training step, the painter to export) plus
-presets; :func:`main` does the rest. Checkpoints are written atomically every few minutes and at the end;
+presets; :func:`main` does the rest through :func:`train`, the loop that agents train in too. Checkpoints are written atomically every few minutes and at the end;
 ``--resume`` continues from the last one with the same data order, so a killed run loses nothing. Under
 ``torchrun --nproc_per_node N`` every process trains on its own slice of each batch and gradients are
 averaged over processes (gloo on CPU, nccl on GPU).
@@ -9,6 +9,7 @@ averaged over processes (gloo on CPU, nccl on GPU).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -61,7 +62,8 @@ def average_gradients(*modules: nn.Module) -> None:
         offset += g.numel()
 
 
-def _setup_distributed() -> torch.device:
+def setup_distributed() -> torch.device:
+    """Join torchrun's process group (nccl on GPU, gloo on CPU) if there is one; this process's device."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
@@ -81,6 +83,7 @@ class Task:
     """
 
     name = "task"
+    columns: tuple[str, ...] = ()       # the losses logged, in this column order (empty: as train_step returns)
 
     @staticmethod
     def configure(cfg: dict) -> dict:
@@ -92,6 +95,8 @@ class Task:
         self.modules: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.generators: dict[str, torch.Generator] = {}
+        self.seed = 0                   # the run's --seed (set by the loop)
+        self.time_used = 0.0            # fraction of a wall-time budget spent (set by the loop)
 
     def batches_per_step(self, step: int) -> int:
         """How many batches :meth:`train_step` draws at ``step``."""
@@ -118,7 +123,38 @@ class Task:
 
 
 # -- data ----------------------------------------------------------------------------------------------
-class ShardStream:
+class EpochStream:
+    """Batches of ``count`` items in a seeded per-epoch order, each process its own slice (resumable).
+
+    Subclasses set ``count`` and ``info`` and turn the indices of a batch into tensors (``batch_of``).
+    """
+
+    def __init__(self, count: int, batch: int, seed: int, rank: int, size: int, device: torch.device):
+        self.count, self.batch, self.seed, self.rank, self.size, self.device = count, batch, seed, rank, size, device
+        self.position = 0          # global sample counter
+
+    def batch_of(self, indices: torch.Tensor):
+        raise NotImplementedError
+
+    def next(self):
+        n, glob = self.count, self.batch * self.size
+        idx = []
+        while len(idx) < glob:
+            epoch, offset = divmod(self.position, n)
+            take = min(glob - len(idx), n - offset)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+            idx.extend(order[offset:offset + take].tolist())
+            self.position += take
+        return self.batch_of(torch.tensor(idx[self.rank * self.batch:(self.rank + 1) * self.batch]))
+
+    def state(self) -> dict:
+        return {"position": self.position}
+
+    def load(self, state: dict) -> None:
+        self.position = int(state.get("position", 0))
+
+
+class ShardStream(EpochStream):
     """Batches from a stroke shard folder held in memory, in a seeded per-epoch order (resumable)."""
 
     def __init__(self, root, batch: int, seed: int, rank: int, size: int, device: torch.device):
@@ -131,30 +167,12 @@ class ShardStream:
                 alphas.append(np.load(alpha_path))
         self.actions = torch.from_numpy(np.concatenate(acts).astype(np.float32))
         self.alpha = torch.from_numpy(np.concatenate(alphas))           # uint8 (M, H, W)
-        self.batch, self.seed, self.rank, self.size, self.device = batch, seed, rank, size, device
-        self.position = 0          # global sample counter
+        super().__init__(len(self.actions), batch, seed, rank, size, device)
         self.info = dict(source=str(root), strokes=len(data), meta=data.meta)
 
-    def _order(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(len(self.actions), generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
-
-    def next(self):
-        n, glob = len(self.actions), self.batch * self.size
-        idx = []
-        while len(idx) < glob:
-            epoch, offset = divmod(self.position, n)
-            take = min(glob - len(idx), n - offset)
-            idx.extend(self._order(epoch)[offset:offset + take].tolist())
-            self.position += take
-        mine = torch.tensor(idx[self.rank * self.batch:(self.rank + 1) * self.batch])
-        return (self.actions[mine].to(self.device),
-                (self.alpha[mine].float() / 255.0)[:, None].to(self.device))
-
-    def state(self) -> dict:
-        return {"position": self.position}
-
-    def load(self, state: dict) -> None:
-        self.position = int(state.get("position", 0))
+    def batch_of(self, indices: torch.Tensor):
+        return (self.actions[indices].to(self.device),
+                (self.alpha[indices].float() / 255.0)[:, None].to(self.device))
 
 
 class FlyStream:
@@ -260,16 +278,22 @@ def parser(name: str, presets: dict) -> argparse.ArgumentParser:
     return p
 
 
-def main(task_cls: type[Task], presets: dict, argv=None) -> int:
-    """Run a painter recipe from the command line (see ``--help``)."""
-    args = parser(task_cls.name, presets).parse_args(argv)
+def preset_config(presets: dict, args, keys) -> dict:
+    """The preset ``args.preset`` with the positive integer overrides ``keys`` of ``args`` (e.g. steps)."""
     cfg = dict(presets[args.preset])
-    for key in ("steps", "batch_size"):
+    for key in keys:
         value = getattr(args, key)
         if value is not None:
             if value < 1:
                 raise SystemExit(f"--{key.replace('_', '-')} must be >= 1")
             cfg[key] = value
+    return cfg
+
+
+def main(task_cls: type[Task], presets: dict, argv=None) -> int:
+    """Run a painter recipe from the command line (see ``--help``)."""
+    args = parser(task_cls.name, presets).parse_args(argv)
+    cfg = preset_config(presets, args, ("steps", "batch_size"))
     for item in args.set:
         key, _, value = item.partition("=")
         if key not in cfg:
@@ -279,94 +303,128 @@ def main(task_cls: type[Task], presets: dict, argv=None) -> int:
         except ValueError:
             raise SystemExit(f"--set {item}: {value!r} is not a JSON value") from None
     cfg = task_cls.configure(cfg)
+
+    def stream(start, rank, size, device):
+        if args.data is not None:
+            return ShardStream(args.data, cfg["batch_size"], args.seed, rank, size, device)
+        return FlyStream(cfg["batch_size"], args.seed, rank, args.workers, start, device)
+
+    return train(args, cfg, args.run_dir or Path("runs") / f"{task_cls.name}-{args.preset}",
+                 dict(painter=task_cls.name, preset=args.preset), lambda device: task_cls(cfg, device), stream,
+                 export, desc=f"{task_cls.name}/{args.preset}")
+
+
+@contextlib.contextmanager
+def _sigterm_caught():
+    """A list that a SIGTERM appends to (instead of ending the process) while the block runs."""
+    caught = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def train(args, cfg: dict, run: Path, identity: dict, make_task, make_stream, export, desc: str) -> int:
+    """Train ``make_task(device)`` in the folder ``run`` (checkpoints, logs, summary); the exit status.
+
+    ``make_stream(start_step, rank, world_size, device)`` gives the data (``next``, ``state``, ``load``,
+    ``info``); ``identity`` (e.g. the preset) goes into the checkpoint, config and summary, and a resumed
+    checkpoint must match it; ``export(task, summary, cfg, args)`` runs on rank 0 with ``--export``.
+    ``args`` holds the common flags (``--resume``, ``--seed``, ``--max-minutes``, ...; ``--export-only``
+    where the parser has it).
+    """
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = _setup_distributed()
+    device = setup_distributed()
     rank, size = world()
-    run = args.run_dir or Path("runs") / f"{task_cls.name}-{args.preset}"
+    export_only = getattr(args, "export_only", False)
     ckpt = run / CHECKPOINT
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
-        if ckpt.exists() and not (args.resume or args.export_only):
+        if ckpt.exists() and not (args.resume or export_only):
             raise SystemExit(f"{run} already holds a checkpoint; pass --resume or choose another --run-dir")
     torch.manual_seed(args.seed)
-    task = task_cls(cfg, device)
+    np.random.seed(args.seed)
+    task = make_task(device)
+    task.seed = args.seed
     for module in task.modules.values():          # every process starts from rank 0's weights
         if size > 1:
             for t in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(t.data, 0)
     state = dict(step=0, samples=0, elapsed=0.0, sessions=0, data={})
-    if (args.resume or args.export_only) and ckpt.is_file():
+    if (args.resume or export_only) and ckpt.is_file():
         state = load_checkpoint(ckpt, task)
-        if state.get("preset") not in (None, args.preset):
-            raise SystemExit(f"{ckpt} was made with preset {state['preset']!r}, not {args.preset!r}")
-    elif args.export_only:
+        for key, value in identity.items():
+            if state.get(key, value) != value:
+                raise SystemExit(f"{ckpt} was made with {key}={state[key]!r}, not {value!r}")
+    elif export_only:
         raise SystemExit(f"--export-only needs a checkpoint; {ckpt} does not exist")
     command = " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix()] + sys.argv[1:])
-    if not args.export_only:
+    if not export_only:
         state["commands"] = list(state.get("commands", [])) + [command]
     start_step = int(state["step"])
-    if args.data is not None:
-        stream = ShardStream(args.data, cfg["batch_size"], args.seed, rank, size, device)
-    else:
-        stream = FlyStream(cfg["batch_size"], args.seed, rank, args.workers, start_step, device)
+    stream = make_stream(start_step, rank, size, device)
     stream.load(state.get("data", {}))
     log = MetricsLog(run / "metrics.csv", start_step) if rank == 0 else None
     if rank == 0:
-        atomic_write_bytes(run / "config.json", json.dumps(dict(cfg, preset=args.preset, world_size=size),
-                                                           indent=1).encode())
+        atomic_write_bytes(run / "config.json", json.dumps(dict(cfg, **identity, world_size=size), indent=1).encode())
 
     def checkpoint():
         if rank == 0:
-            save_checkpoint(ckpt, task, dict(state, step=step, preset=args.preset, data=stream.state()))
+            save_checkpoint(ckpt, task, dict(state, **identity, step=step, data=stream.state()))
             log.flush()
 
-    step, t0, last_ckpt = start_step, time.time(), time.time()
-    elapsed0 = float(state["elapsed"])
-    bar = tqdm(total=cfg["steps"], initial=step, disable=args.no_progress or rank != 0,
-               desc=f"{task_cls.name}/{args.preset}", dynamic_ncols=True)
-    stopped_early, terminated = False, []
-    if threading.current_thread() is threading.main_thread():   # SIGTERM: checkpoint, then exit
-        signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+    step, t0, last_ckpt, elapsed0 = start_step, time.time(), time.time(), float(state["elapsed"])
+    bar = tqdm(total=cfg["steps"], initial=step, disable=args.no_progress or rank != 0, desc=desc,
+               dynamic_ncols=True)
+    stopped_early = False
     for module in task.modules.values():
         module.train()
-    while step < cfg["steps"] and not args.export_only:
-        batches = [stream.next() for _ in range(task.batches_per_step(step))]
-        losses = task.train_step(batches, step)
-        step += 1
-        state["samples"] = int(state["samples"]) + sum(len(b[0]) for b in batches) * size
-        state["elapsed"] = elapsed0 + time.time() - t0
-        bar.update(1)
-        if rank == 0 and (step % cfg.get("log_every", 50) == 0 or step == cfg["steps"]):
-            bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()})
-            log.add(dict(step=step, samples=state["samples"], elapsed_s=round(state["elapsed"], 1), **losses))
-        flags = [args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes, bool(terminated)]
-        if size > 1:                               # all processes agree on stopping
-            flag = torch.tensor(flags, dtype=torch.float32, device=device)
-            dist.all_reduce(flag)
-            flags = (flag > 0).tolist()
-        if flags[1]:
-            bar.close()
-            checkpoint()
-            return 128 + signal.SIGTERM
-        if flags[0] and step < cfg["steps"]:
-            stopped_early = True
-            break
-        if time.time() - last_ckpt > 60 * args.checkpoint_minutes:
-            checkpoint()
-            last_ckpt = time.time()
+    with _sigterm_caught() as terminated:         # SIGTERM: checkpoint, then exit
+        while step < cfg["steps"] and not export_only:
+            batches = [stream.next() for _ in range(task.batches_per_step(step))]
+            if args.max_minutes:
+                task.time_used = min(1.0, (time.time() - t0) / (60 * args.max_minutes))
+            losses = task.train_step(batches, step)
+            step += 1
+            state["samples"] = int(state["samples"]) + sum(len(b[0]) for b in batches) * size
+            state["elapsed"] = elapsed0 + time.time() - t0
+            bar.update(1)
+            if rank == 0 and (step % cfg.get("log_every", 50) == 0 or step == cfg["steps"]):
+                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()})
+                row = {k: losses.get(k, "") for k in task.columns} if task.columns else losses
+                log.add(dict(step=step, samples=state["samples"], elapsed_s=round(state["elapsed"], 1), **row))
+            flags = [args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes, bool(terminated)]
+            if size > 1:                               # all processes agree on stopping
+                flag = torch.tensor(flags, dtype=torch.float32, device=device)
+                dist.all_reduce(flag)
+                flags = (flag > 0).tolist()
+            if flags[1]:
+                bar.close()
+                checkpoint()
+                return 128 + signal.SIGTERM
+            if flags[0] and step < cfg["steps"]:
+                stopped_early = True
+                break
+            if time.time() - last_ckpt > 60 * args.checkpoint_minutes:
+                checkpoint()
+                last_ckpt = time.time()
     bar.close()
-    state["sessions"] = int(state["sessions"]) + (0 if args.export_only else 1)
-    if not args.export_only:
+    state["sessions"] = int(state["sessions"]) + (0 if export_only else 1)
+    if not export_only:
         checkpoint()
     if rank == 0:
-        summary = dict(painter=task_cls.name, preset=args.preset, steps=step, planned_steps=cfg["steps"],
+        summary = dict(identity, steps=step, resumed_from=start_step, planned_steps=cfg["steps"],
                        samples_seen=state["samples"], wall_time_s=round(state["elapsed"], 1),
                        sessions=state["sessions"], stopped_early=stopped_early, world_size=size,
                        data=stream.info, last_losses=log.rows[-1] if log.rows else {},
                        commands=state.get("commands", []), command=command)
         atomic_write_bytes(run / "summary.json", json.dumps(summary, indent=1, default=str).encode())
-        if args.export or args.export_only:
+        if args.export or export_only:
             export(task, summary, cfg, args)
     if size > 1:
         dist.barrier()

@@ -25,42 +25,64 @@ def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
 def save_weights(painter: Painter, path, card: dict) -> tuple[Path, Path]:
     """Write ``painter``'s float32 state to ``path`` (.safetensors) and ``card`` plus its architecture to
     the .json beside it, both atomically. Returns the two paths."""
+    card = dict(card, name=painter.name, architecture=dict(name=painter.name, config=painter.config()),
+                action_space_version=painter.action_space_version, stochastic=painter.stochastic)
+    return write_weights(painter, path, card, {"painter": painter.name}, painter.name)
+
+
+def write_weights(module: torch.nn.Module, path, card: dict, metadata: dict, what: str) -> tuple[Path, Path]:
+    """Atomically write ``module``'s float32 state to ``path`` (.safetensors, under 15 MB, with safetensors
+    ``metadata``) and ``card`` to the .json beside it; ``what`` names the weights in errors. The two paths."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"weights file must end in .safetensors, got {path}")
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in painter.state_dict().items()}
-    blob = save(state, metadata={"painter": painter.name})
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in module.state_dict().items()}
+    blob = save(state, metadata=metadata)
     if len(blob) > MAX_WEIGHTS_BYTES:
-        raise ValueError(f"{painter.name} weights are {len(blob) / 2 ** 20:.1f} MB; shipped weights must be < 15 MB")
-    card = dict(card, name=painter.name, architecture=dict(name=painter.name, config=painter.config()),
-                action_space_version=painter.action_space_version, stochastic=painter.stochastic)
+        raise ValueError(f"{what} weights are {len(blob) / 2 ** 20:.1f} MB; shipped weights must be < 15 MB")
     path.parent.mkdir(parents=True, exist_ok=True)
     card_path = path.with_suffix(".json")
     atomic_write_bytes(path, blob)
     write_card(card_path, card)
-    path.chmod(0o644)
+    path.chmod(0o644)                     # temporary files are private; shipped files are not
     return path, card_path
 
 
 def write_card(card_path, card: dict) -> None:
-    """Atomically write a card (sorted JSON) to ``card_path``."""
-    atomic_write_bytes(Path(card_path), (json.dumps(card, indent=1, sort_keys=True) + "\n").encode())
+    """Atomically write a card (sorted JSON, anything else as text) to ``card_path``."""
+    atomic_write_bytes(Path(card_path), (json.dumps(card, indent=1, sort_keys=True, default=str) + "\n").encode())
     Path(card_path).chmod(0o644)
 
 
-def read_card(path) -> dict:
-    """The JSON card beside a weights file (``x.safetensors`` → ``x.json``)."""
+def read_json_card(path, kind: str, check) -> dict:
+    """The JSON card beside ``kind`` weights (``x.safetensors`` → ``x.json``), vetted by ``check(card)``.
+
+    ``check`` raises KeyError, TypeError or ValueError where the card lacks the marks of its kind (a format,
+    an architecture). A missing card raises FileNotFoundError; one that is not a JSON object or fails
+    ``check``, ValueError naming the card.
+    """
     card_path = Path(path).with_suffix(".json")
     if not card_path.is_file():
-        raise FileNotFoundError(f"no card {card_path} beside the weights {path}")
+        raise FileNotFoundError(f"no card {card_path} beside the {kind} weights {path}")
     try:
         card = json.loads(card_path.read_text())
-        arch = card["architecture"]
-        if not isinstance(arch["name"], str) or not isinstance(arch["config"], dict):
-            raise TypeError("architecture must hold a name and a config dict")
+        if not isinstance(card, dict):
+            raise TypeError("not a JSON object")
+        check(card)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{card_path} is not a valid painter card: {exc}") from None
+        raise ValueError(f"{card_path} is not a valid {kind} card: {exc}") from None
     return card
+
+
+def _check_architecture(card: dict) -> None:
+    arch = card["architecture"]
+    if not isinstance(arch["name"], str) or not isinstance(arch["config"], dict):
+        raise TypeError("architecture must hold a name and a config dict")
+
+
+def read_card(path) -> dict:
+    """The painter card beside a weights file (``x.safetensors`` → ``x.json``)."""
+    return read_json_card(path, "painter", _check_architecture)
 
 
 def load_weights(path, expected: str | None = None, overrides: dict | None = None) -> Painter:
