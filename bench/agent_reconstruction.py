@@ -5,8 +5,9 @@
     python bench/agent_reconstruction.py --agent runs/x.safetensors --dataset mnist --num 200 \\
         --figure docs/images/agents_mnist.png
 
-The same actions are painted twice: by the painter the agent was trained through, and by the real
-MyPaint (classic/dry_brush); the ratio of the two MSEs is the transfer gap. Also prints stroke-order
+The same actions are painted by the painter the agent was trained through (its expected strokes and, for
+a stochastic painter, one random draw) and by the real MyPaint (classic/dry_brush); the ratio of the
+MyPaint MSE to the painter's is the transfer gap. Also prints stroke-order
 scores (MNIST: agreement with the digit templates; kanji: Kendall's tau to KanjiVG's human order) and
 writes a picture like the paper's Figure 7: columns of target | neural painter | MyPaint.
 Targets (MNIST, 8 strokes, 64 px): painter MSE <= 0.03 and MyPaint MSE <= 1.5x the painter's.
@@ -68,9 +69,12 @@ def main(argv=None) -> int:
     meets = scores["painter_mse"] <= TARGET_MSE and scores["transfer_ratio"] <= TARGET_RATIO
     print(f"agent {args.agent or args.name} | {args.dataset} test, {scores['num']} images, "
           f"{agent.strokes} strokes, {agent.policy.size} px")
-    print(f"{'renderer':<16}{'MSE':>10}")
-    print(f"{'neural painter':<16}{scores['painter_mse']:>10.4f}")
-    print(f"{'MyPaint':<16}{scores['mypaint_mse']:>10.4f}")
+    rows = [("neural painter", scores["painter_mse"]), ("painter, a draw", scores.get("painter_draw_mse")),
+            ("MyPaint", scores["mypaint_mse"])]
+    print("| renderer | MSE | MyPaint / this |\n|---|---|---|")
+    for label, mse in rows:
+        if mse is not None:
+            print(f"| {label} | {mse:.4f} | {scores['mypaint_mse'] / mse:.2f} |")
     print(f"transfer ratio MyPaint / painter: {scores['transfer_ratio']:.2f}")
     if args.dataset == "mnist":
         print(f"target (MSE <= {TARGET_MSE}, ratio <= {TARGET_RATIO}): {'met' if meets else 'NOT met'}")

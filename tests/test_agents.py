@@ -244,3 +244,16 @@ def test_weights_and_reconstruct(painter, tmp_path):
         reconstruct(image, agent=3)
     with pytest.raises(ValueError, match="C = 1 or 3"):
         reconstruct(torch.rand(2, 2, 8, 8), agent=loaded)
+
+
+def test_shipped_mnist_agent_paints_held_out_digits():
+    agent = load_agent()
+    card = agent.card
+    assert card["dataset"] == "mnist" and card["templates"] and agent.strokes == 8
+    assert card["evaluation"]["painter_mse"] <= 0.03 and card["evaluation"]["transfer_ratio"] <= 1.5
+    digits = load_dataset("mnist", "test", limit=20)
+    target = digits.images(slice(0, 20))
+    painting = reconstruct(target)                                      # the default shipped agent
+    assert painting.actions.shape == (20, 8, 12)
+    mse = ((painting.canvas - target) ** 2).mean().item()
+    assert mse < 0.03 < ((1.0 - target) ** 2).mean().item()            # far better than a blank canvas
