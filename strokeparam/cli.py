@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--style-strokes", type=_positive_int, default=40,
                          help="strokes per tile of photos (default 40)")
     gallery.add_argument("--style-steps", type=_positive_int, default=100, help="steps of photos (default 100)")
+    gallery.add_argument("--style-lr", type=_positive_float, default=0.1,
+                         help="Adam learning rate of photos (default 0.1; --lr is the classes')")
     gallery.add_argument("--style-size", type=_pair, default=128,
                          help="photo paintings: long side N or HxW in pixels (default 128)")
     gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
@@ -502,18 +504,19 @@ class _GalleryTools:
         from .paint import paint_class, paint_content
         args = self.args
         painter, painter_label = self._get("painter", lambda: _painter(args))
-        common = dict(seed=args.seed, device=args.device, lr=args.lr, progress=not args.quiet, painter=painter,
+        common = dict(seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
                       **job.style.kwargs)
         out = folder / f"{job.stem}.png"
         if job.picture is None:
             models = self._get("models", lambda: _classifiers(args.models, args.device))
             param = paint_class(job.index, models=models, strokes=args.strokes, steps=args.steps,
-                                copies=args.copies, **_layout(args), **common)
+                                copies=args.copies, lr=args.lr, **_layout(args), **common)
             strokes, steps = args.strokes, args.steps
         else:
             size = _photo_size(job.picture, args.style_size)
             param = paint_content(job.picture, strokes=args.style_strokes, steps=args.style_steps,
-                                  model=args.style_model, size=size, overlap=args.overlap, **common)
+                                  model=args.style_model, size=size, overlap=args.overlap, lr=args.style_lr,
+                                  **common)
             strokes, steps = args.style_strokes, args.style_steps
             job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
         _export(param, out, args)
