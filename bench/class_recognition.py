@@ -76,6 +76,7 @@ def main():
     p.add_argument("--steps", type=int, help="optimization steps per class (default: paint_class's)")
     p.add_argument("--strokes", type=int, default=30)
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
+    p.add_argument("--resolution", type=int, help="px the painting classifiers see (default: paint_class's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--brush-noise", action="store_true",
                    help="optimize with the painter's brush jitter (paint_class(brush_noise=True))")
@@ -97,7 +98,8 @@ def main():
     rows, sheet, start = [], [], time.perf_counter()
     for index in classes:
         param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
-                            brush_noise=args.brush_noise, painter=painter, seed=args.seed, progress=False)
+                            brush_noise=args.brush_noise, resolution=args.resolution, painter=painter,
+                            seed=args.seed, progress=False)
         neural = param.image().detach()
         mypaint = param.to_mypaint(seed=0)
         results = judge(referee, torch.cat([neural, mypaint.to(neural)]), index)
@@ -115,6 +117,7 @@ def main():
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, "
+          f"painted at {args.resolution or 'default'} px, "
           f"brush noise {'on' if args.brush_noise else 'off'}, seed {args.seed}; "
           f"{elapsed / len(classes):.0f} s per class\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")

@@ -121,13 +121,14 @@ def test_smoke_training_step(dataset, tmp_path):
     from strokeparam.agents.training import main
     extra = {"kmnist": ["--root", str(fake_kmnist(tmp_path / "kmnist"))],
              "celeba": ["--root", str(fake_celeba(tmp_path / "celeba"))]}.get(dataset, [])
-    steps = 2 if dataset == "mnist" else 1          # MNIST: one preconditioning, one adversarial step
+    forced = dataset in ("mnist", "kanji")           # templates: one preconditioning, one adversarial step
+    steps = 2 if forced else 1
     run = tmp_path / "run"
     assert main(recipe_presets(), ["--preset", "smoke", "--dataset", dataset, "--untrained-painter", "--run", str(run),
                                    "--steps", str(steps), "--batch-size", "2", "--strokes", "3", "--limit", "8",
                                    "--no-progress", "--threads", "1", *extra]) == 0
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["steps"] == steps and summary["templates"] == (dataset == "mnist")
+    assert summary["steps"] == steps and summary["templates"] == forced
     rows = (run / "metrics.csv").read_text().splitlines()
     assert len(rows) == steps + 1 and "wasserstein" in rows[0]
     assert rows[-1].split(",")[rows[0].split(",").index("wasserstein")] != ""      # the critic trained
@@ -172,6 +173,22 @@ def test_templates_load_and_render(painter):
     from strokeparam.mypaint import MyPaintRenderer
     painted = MyPaintRenderer().paint(templates.actions[7][templates.mask[7]].numpy(), seed=0)
     assert painted.shape == (64, 64, 3) and painted.min() < 0.5
+
+
+def test_kanji_templates_are_the_human_strokes(painter):
+    from strokeparam.agents.templates import human_templates
+    data = load_dataset("kanji", "test", limit=6)
+    templates = human_templates(data.strokes, 8)
+    assert templates.actions.shape == (6, 8, 12) and A.validate(templates.actions.reshape(-1, 12).numpy()) is not None
+    assert templates.mask.sum(1).tolist() == [min(8, len(s)) for s in data.strokes]
+    first = data.strokes[0][0]                           # the first stroke starts and ends where the human's does
+    assert np.allclose(templates.actions[0, 0, A.INDEX["x0"]:A.INDEX["y0"] + 1].numpy(), first[0], atol=1e-6)
+    assert np.allclose(templates.actions[0, 0, A.INDEX["x2"]:A.INDEX["y2"] + 1].numpy(), first[-1], atol=1e-6)
+    assert data.labels.tolist() == list(range(6))
+    with torch.no_grad():
+        painted = render_actions(painter, templates.actions)
+    target = data.images()
+    assert ((painted - target) ** 2).mean() < ((1 - target) ** 2).mean()   # closer than a blank canvas
 
 
 def test_bad_template_file(tmp_path):

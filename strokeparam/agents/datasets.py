@@ -121,6 +121,7 @@ def _kanji(split, size, limit, root, max_strokes=8, width=3.0):
         chars.append(chr(int(path.stem, 16)))
     ink = 255.0 * (1.0 - np.stack(pixels))[:, None]
     return ImageSet("kanji", _resize(ink, size), INK["kanji"], strokes=strokes,
+                    labels=torch.arange(len(strokes)),     # each character is its own class
                     info=dict(source=str(folder), split=split, max_strokes=max_strokes, characters="".join(chars)))
 
 

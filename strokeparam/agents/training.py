@@ -1,18 +1,19 @@
 """Training painting agents: losses, the preconditioning schedule, and the loop (checkpoints, resume, DDP).
 
-One step paints a batch of targets through the neural painter and updates the policy on
+One step runs ``critic_steps`` WGAN-GP critic updates (gradient penalty ``gp_weight``), then paints a
+batch of targets through the neural painter and updates the policy on
 
-    adv_weight * -critic(painting, target) + mse_weight * MSE(painting, target) + w_force(step) * forcing,
+    adv_weight * -critic(painting, target) + mse_weight * MSE(painting, target) + w_force(step) * forcing.
 
-where the canvas is painted with random draws of a stochastic painter when ``painter_draws`` is set (so
-the policy is scored on strokes as variable as MyPaint's, not on their expected shape), the MSE is summed over ``mse_levels`` scales (2x average pooling each: coarse levels pull strokes
-towards ink they do not yet touch); the logged ``mse`` is the full-resolution one.
-
-after ``critic_steps`` WGAN-GP critic updates (gradient penalty ``gp_weight``). With templates (MNIST),
-the first ``precondition_steps`` steps train on the forcing loss alone (the paper's preconditioning);
-afterwards its weight falls linearly from ``forcing_weight`` to 0 over ``forcing_decay_steps``.
-Critic fakes are either fresh rollouts of other batches (``fresh_critic_fakes``, the textbook way) or
-``critic_steps`` slices of the policy's own rollout (no extra painting: the CPU way).
+With ``painter_draws`` the canvas is painted with random draws of a stochastic painter (so the policy is
+scored on strokes as variable as MyPaint's, not on their expected shape). The MSE is summed over
+``mse_levels`` scales (2x average pooling each: coarse levels pull strokes towards ink they do not yet
+touch); the logged ``mse`` is the full-resolution one. With templates (MNIST: the digit templates;
+kanji: each character's own human strokes), the first ``precondition_steps`` steps train on the forcing
+loss alone (the paper's preconditioning); afterwards its weight falls linearly from ``forcing_weight``
+to 0 over ``forcing_decay_steps``. Critic fakes are either fresh rollouts of other batches
+(``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the policy's own rollout (no
+extra painting: the CPU way).
 
 The loop (checkpoints, resume, the metrics log, process groups) is :func:`strokeparam.painters.training.train`.
 """
@@ -32,7 +33,7 @@ from .agent import PaintingAgent
 from .critic import Critic, gradient_penalty
 from .datasets import DATASETS, INK, ImageSet, load_dataset
 from .evaluate import evaluate
-from .templates import Templates, forcing_loss, load_templates
+from .templates import Templates, forcing_loss, human_templates, load_templates
 from .weights_io import WEIGHTS_DIR, save_agent
 
 
@@ -168,7 +169,7 @@ def parser(presets: dict) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override the preset's number of steps")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size (per process)")
     p.add_argument("--strokes", type=int, help="override the preset's strokes per image")
-    p.add_argument("--no-precondition", action="store_true", help="no template forcing (MNIST ablation)")
+    p.add_argument("--no-precondition", action="store_true", help="no template forcing (MNIST, kanji: the ablation)")
     p.add_argument("--painter", default=DEFAULT_PAINTER, help="neural painter to paint through")
     p.add_argument("--untrained-painter", action="store_true",
                    help="use a freshly initialised painter (until trained painter weights exist)")
@@ -194,6 +195,12 @@ def _painter(args):
         raise SystemExit(str(exc.args[0])) from None
 
 
+def templates(data: ImageSet, strokes: int) -> Templates:
+    """The forcing templates of a dataset: the hand-drawn digits (MNIST), each character's own human
+    strokes (kanji)."""
+    return load_templates() if data.name == "mnist" else human_templates(data.strokes, strokes)
+
+
 def main(presets: dict, argv=None) -> int:
     """Run the agent recipe from the command line (see ``--help``)."""
     args = parser(presets).parse_args(argv)
@@ -202,12 +209,13 @@ def main(presets: dict, argv=None) -> int:
         data = load_dataset(args.dataset, "train", root=args.root, limit=cfg.get("limit"))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise SystemExit(str(exc)) from None
-    use_templates = args.dataset == "mnist" and not args.no_precondition and cfg["precondition_steps"] + cfg["forcing_weight"] > 0
+    use_templates = (args.dataset in ("mnist", "kanji") and not args.no_precondition
+                     and cfg["precondition_steps"] + cfg["forcing_weight"] > 0)
     identity = dict(preset=args.preset, dataset=args.dataset, painter=args.painter,
                     untrained_painter=args.untrained_painter, templates=use_templates)
     return train(args, cfg, args.run or Path("runs") / f"agent-{args.dataset}-{args.preset}", identity,
                  lambda device: AgentTask(cfg, device, _painter(args), INK[args.dataset],
-                                          load_templates() if use_templates else None),
+                                          templates(data, cfg["strokes"]) if use_templates else None),
                  lambda start, rank, size, device: ImageStream(data, cfg["batch_size"], args.seed, rank, size, device),
                  export, desc=f"agent/{args.dataset}/{args.preset}")
 
