@@ -169,6 +169,8 @@ def parser(presets: dict) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override the preset's number of steps")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size (per process)")
     p.add_argument("--strokes", type=int, help="override the preset's strokes per image")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset entry (VALUE parsed as JSON), e.g. --set precondition_steps=500")
     p.add_argument("--no-precondition", action="store_true", help="no template forcing (MNIST, kanji: the ablation)")
     p.add_argument("--painter", default=DEFAULT_PAINTER, help="neural painter to paint through")
     p.add_argument("--untrained-painter", action="store_true",

@@ -279,7 +279,8 @@ def parser(name: str, presets: dict) -> argparse.ArgumentParser:
 
 
 def preset_config(presets: dict, args, keys) -> dict:
-    """The preset ``args.preset`` with the positive integer overrides ``keys`` of ``args`` (e.g. steps)."""
+    """The preset ``args.preset`` with the positive integer overrides ``keys`` of ``args`` (e.g. steps),
+    then the ``--set KEY=VALUE`` overrides of ``args.set``."""
     cfg = dict(presets[args.preset])
     for key in keys:
         value = getattr(args, key)
@@ -287,13 +288,6 @@ def preset_config(presets: dict, args, keys) -> dict:
             if value < 1:
                 raise SystemExit(f"--{key.replace('_', '-')} must be >= 1")
             cfg[key] = value
-    return cfg
-
-
-def main(task_cls: type[Task], presets: dict, argv=None) -> int:
-    """Run a painter recipe from the command line (see ``--help``)."""
-    args = parser(task_cls.name, presets).parse_args(argv)
-    cfg = preset_config(presets, args, ("steps", "batch_size"))
     for item in args.set:
         key, _, value = item.partition("=")
         if key not in cfg:
@@ -302,7 +296,13 @@ def main(task_cls: type[Task], presets: dict, argv=None) -> int:
             cfg[key] = json.loads(value)
         except ValueError:
             raise SystemExit(f"--set {item}: {value!r} is not a JSON value") from None
-    cfg = task_cls.configure(cfg)
+    return cfg
+
+
+def main(task_cls: type[Task], presets: dict, argv=None) -> int:
+    """Run a painter recipe from the command line (see ``--help``)."""
+    args = parser(task_cls.name, presets).parse_args(argv)
+    cfg = task_cls.configure(preset_config(presets, args, ("steps", "batch_size")))
 
     def stream(start, rank, size, device):
         if args.data is not None:
