@@ -91,6 +91,7 @@ def main():
     defaults = inspect.signature(paint_class).parameters
     steps = args.steps or (30 if args.quick else defaults["steps"].default)
     copies = args.copies or defaults["copies"].default
+    resolution = args.resolution or defaults["resolution"].default
     painter = load_painter(args.painter)
     model, referee = ensemble(PAINTING_MODELS), load_classifier(JUDGE)
     if args.out:
@@ -98,7 +99,7 @@ def main():
     rows, sheet, start = [], [], time.perf_counter()
     for index in classes:
         param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
-                            brush_noise=args.brush_noise, resolution=args.resolution, painter=painter,
+                            brush_noise=args.brush_noise, resolution=resolution, painter=painter,
                             seed=args.seed, progress=False)
         neural = param.image().detach()
         mypaint = param.to_mypaint(seed=0)
@@ -117,7 +118,7 @@ def main():
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, "
-          f"painted at {args.resolution or 'default'} px, "
+          f"painted at {resolution} px, "
           f"brush noise {'on' if args.brush_noise else 'off'}, seed {args.seed}; "
           f"{elapsed / len(classes):.0f} s per class\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")

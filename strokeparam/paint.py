@@ -45,7 +45,7 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
-                lr: float = 0.05, degrees: float = 30.0, resolution: int | None = None, transforms=None,
+                lr: float = 0.05, degrees: float = 30.0, resolution: int = 224, transforms=None,
                 brush_noise: bool = False, seed: int | None = 0, device=None, progress: bool = True,
                 **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
@@ -55,21 +55,20 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls`` (an index,
     a class name like ``"giant panda"``, or a list of them). ``transforms`` (a callable on NCHW images)
     replaces that augmentation (``copies`` and ``degrees`` then do nothing). The classifiers see the
-    painting at ``resolution`` px on its longer side; None: twice the canvas, at most 224 (128 px for a
-    64 px canvas, a third of the cost of 224). ``brush_noise``: a stochastic painter (one with MyPaint's
-    brush jitter, like the shipped skeleton painter) paints every step with fresh jitter, so the strokes
-    are optimized to survive the real brush's randomness: MyPaint re-paints are recognized far more
-    often, the neural render somewhat less (see bench/class_recognition.py); the returned param paints
-    deterministically. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale,
+    painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so that the
+    painted features are the size any classifier looks for at its own input size (a painting made at
+    128 px is recognized by a held-out classifier at 128 px, far less at its native 260 px; see
+    bench/class_recognition.py). ``brush_noise``: a stochastic painter (one with MyPaint's brush jitter,
+    like the shipped skeleton painter) paints every step with fresh draws, so the strokes are optimized
+    to survive the real brush's randomness; the returned param paints deterministically. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale,
     palette, init, ...).
     """
     objective = class_logit(cls)
     _check_positive(steps=steps, copies=copies)
-    if resolution is not None:
-        _check_positive(resolution=resolution)
+    _check_positive(resolution=resolution)
     param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, **param_kwargs)
     height, width = param.output_size
-    scale = (resolution or min(224, 2 * max(height, width))) / max(height, width)
+    scale = resolution / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     if transforms is None:
         transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, copies=copies,

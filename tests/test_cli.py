@@ -22,7 +22,7 @@ SCRIPT = Path(sys.executable).with_name("strokeparam")
 CLI = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "strokeparam"]
 UNTRAINED = [] if weights_paths(DEFAULT_PAINTER)[0].is_file() else ["--untrained"]
 TINY = ["--strokes", "3", "--steps", "2", "--seed", "1", "--quiet", *UNTRAINED]
-FAST = ["--models", "efficientnet_lite0", "--copies", "1"]
+FAST = ["--models", "efficientnet_lite0", "--copies", "1", "--resolution", "64"]
 
 
 def start(*args, cwd=None) -> subprocess.Popen:

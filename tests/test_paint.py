@@ -52,6 +52,8 @@ def test_paint_class_bad_class_suggests_names(painter):
         paint_class("no such thing at all", painter=painter, progress=False)
     with pytest.raises(ValueError, match="0..999"):
         paint_class(1000, painter=painter, progress=False)
+    with pytest.raises(ValueError, match="resolution must be a positive integer"):
+        paint_class(1, resolution=None, painter=painter, progress=False)
 
 
 def test_paint_content_reduces_the_content_loss(model, painter, photo):
