@@ -397,8 +397,9 @@ def cmd_paint(args) -> int:
     painter, _ = _painter(args)
     models = _classifiers(args.models, args.device)
     param = paint_class(index, models=models, strokes=args.strokes, steps=args.steps, copies=args.copies,
-                        resolution=args.resolution, lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
-                        **_layout(args), **_style(args.grayscale, args.palette).kwargs)
+                        resolution=args.resolution, lr=args.lr, seed=args.seed, device=args.device,
+                        progress=not args.quiet, painter=painter, **_layout(args),
+                        **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args, gif=args.gif, svg=args.svg)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
     judge = _heldout_name(args.models)

@@ -60,8 +60,8 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     128 px is recognized by a held-out classifier at 128 px, far less at its native 260 px; see
     bench/class_recognition.py). ``brush_noise``: a stochastic painter (one with MyPaint's brush jitter,
     like the shipped skeleton painter) paints every step with fresh draws, so the strokes are optimized
-    to survive the real brush's randomness; the returned param paints deterministically. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale,
-    palette, init, ...).
+    to survive the real brush's randomness; the returned param paints deterministically.
+    ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
     _check_positive(steps=steps, copies=copies)

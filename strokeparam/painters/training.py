@@ -1,8 +1,9 @@
 """The one training loop of all painters and agents: presets, data, checkpoints, resume, DDP, logging, export.
 
 A painter recipe is a :class:`Task` (networks, optimizers, one training step, the painter to export) plus
-presets; :func:`main` does the rest through :func:`train`, the loop that agents train in too. Checkpoints are written atomically every few minutes and at the end;
-``--resume`` continues from the last one with the same data order, so a killed run loses nothing. Under
+presets; :func:`main` does the rest through :func:`train`, the loop that agents train in too.
+Checkpoints are written atomically every few minutes and at the end; ``--resume`` continues from the
+last one with the same data order, so a killed run loses nothing. Under
 ``torchrun --nproc_per_node N`` every process trains on its own slice of each batch and gradients are
 averaged over processes (gloo on CPU, nccl on GPU).
 """
