@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Paint 20 ImageNet classes with lite0 + lite1, judge them with the held-out lite2: neural vs MyPaint.
 
-    python bench/class_recognition.py                    # the README table (default painter)
+    python bench/class_recognition.py --jobs 2           # the README table (default painter), 2 processes
     python bench/class_recognition.py --brush-noise          # strokes optimized under MyPaint-like jitter
     python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
 
@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from strokeparam import create_painter, load_classifier
 from strokeparam.objectives import class_index
 from strokeparam.paint import PAINTING_MODELS, ensemble, paint_class
+from strokeparam.painters import DEFAULT_PAINTER
 
 # 20 fixed, diverse classes: animals, objects, food, scenes, plants
 CLASSES = (1, 22, 130, 145, 291, 323, 340, 388, 409, 417,
@@ -70,6 +71,26 @@ def contact_sheet(rows, path, scale=2):
     sheet.save(path)
 
 
+_LOADED = {}
+
+
+def paint_and_judge(index: int, options: dict):
+    """Paint class ``index``, re-paint it with MyPaint, judge both → (index, results, neural, mypaint) with
+    the two pictures as uint8 arrays. Models load once per process."""
+    if not _LOADED:
+        torch.set_num_threads(options["threads"])
+        _LOADED.update(painter=load_painter(options["painter"]), model=ensemble(PAINTING_MODELS),
+                       referee=load_classifier(JUDGE))
+    param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
+                        copies=options["copies"], brush_noise=options["brush_noise"],
+                        resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
+                        progress=False)
+    neural = param.image().detach()
+    mypaint = param.to_mypaint(seed=0)
+    results = judge(_LOADED["referee"], torch.cat([neural, mypaint.to(neural)]), index)
+    return index, results, to_uint8(neural), to_uint8(mypaint)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--classes", help="comma-separated ImageNet indices or names (default: the fixed 20)")
@@ -81,46 +102,47 @@ def main():
     p.add_argument("--brush-noise", action="store_true",
                    help="optimize with the painter's brush jitter (paint_class(brush_noise=True))")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="classes painted at once, one process each with one torch thread (default 1: this process)")
     p.add_argument("--out", type=Path, help="save each neural/MyPaint pair as PNG and a contact sheet here")
     p.add_argument("--quick", action="store_true", help=f"{len(QUICK_CLASSES)} classes, 30 steps")
     args = p.parse_args()
+    if args.jobs < 1:
+        p.error("--jobs must be >= 1")
     if args.classes:
         classes = [class_index(int(c) if c.strip().isdigit() else c.strip()) for c in args.classes.split(",")]
     else:
         classes = list(QUICK_CLASSES if args.quick else CLASSES)
     defaults = inspect.signature(paint_class).parameters
-    steps = args.steps or (30 if args.quick else defaults["steps"].default)
-    copies = args.copies or defaults["copies"].default
-    resolution = args.resolution or defaults["resolution"].default
-    painter = load_painter(args.painter)
-    model, referee = ensemble(PAINTING_MODELS), load_classifier(JUDGE)
+    options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
+                   copies=args.copies or defaults["copies"].default,
+                   resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
+                   brush_noise=args.brush_noise, painter=args.painter, seed=args.seed,
+                   threads=1 if args.jobs > 1 else torch.get_num_threads())
+    start = time.perf_counter()
+    if args.jobs == 1:
+        done = [paint_and_judge(index, options) for index in classes]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(paint_and_judge, classes, [options] * len(classes)))
+    elapsed = time.perf_counter() - start
+    rows = [(index, class_name(index), results) for index, results, _, _ in done]
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    rows, sheet, start = [], [], time.perf_counter()
-    for index in classes:
-        param = paint_class(index, models=model, strokes=args.strokes, steps=steps, copies=copies,
-                            brush_noise=args.brush_noise, resolution=resolution, painter=painter,
-                            seed=args.seed, progress=False)
-        neural = param.image().detach()
-        mypaint = param.to_mypaint(seed=0)
-        results = judge(referee, torch.cat([neural, mypaint.to(neural)]), index)
-        name = class_name(index)
-        rows.append((index, name, results))
-        if args.out:
+        sheet = []
+        for (index, name, results), (_, _, neural, mypaint) in zip(rows, done):
             stem = f"{index:03d}_{name.replace(' ', '_').replace('/', '_')}"
-            pair = [to_uint8(neural), to_uint8(mypaint)]
-            for kind, image in zip(("neural", "mypaint"), pair):
+            for kind, image in (("neural", neural), ("mypaint", mypaint)):
                 Image.fromarray(image).save(args.out / f"{stem}_{kind}.png")
-            sheet.append((f"{index} {name}\nneural #{results[0][0]}\nMyPaint #{results[1][0]}", *pair))
-    elapsed = time.perf_counter() - start
-    if args.out:
+            sheet.append((f"{index} {name}\nneural #{results[0][0]}\nMyPaint #{results[1][0]}", neural, mypaint))
         contact_sheet(sheet, args.out / "contact_sheet.png")
-    painter_name = args.painter or f"{painter.name} (default, shipped weights)"
+    painter_name = args.painter or f"{DEFAULT_PAINTER} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
-          f"painter {painter_name}, {args.strokes} strokes, {steps} steps, {copies} copies, "
-          f"painted at {resolution} px, "
-          f"brush noise {'on' if args.brush_noise else 'off'}, seed {args.seed}; "
-          f"{elapsed / len(classes):.0f} s per class\n")
+          f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps, {options['copies']} copies, "
+          f"painted at {options['resolution']} px, brush noise {'on' if args.brush_noise else 'off'}, "
+          f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
     for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:
         print(f"| {index} {name} | {rank_n} | {p_n:.3f} | {rank_m} | {p_m:.3f} |")
