@@ -582,7 +582,6 @@ def cmd_transfer(args) -> int:
 
 def target_image(spec: str, size: int):
     """IMAGE of ``reconstruct`` as a (1, 3, size, size) tensor in [0, 1], and a name for its files."""
-    import torch
     from torch.nn import functional as F
 
     from .agents import DATASETS, load_dataset
@@ -592,10 +591,10 @@ def target_image(spec: str, size: int):
         if int(index) >= len(data):
             raise ValueError(f"{spec}: the {name} test split has {len(data)} images (0-{len(data) - 1})")
         return data.images(slice(int(index), int(index) + 1)), f"{name}_{int(index)}"
-    import numpy as np
+    from .paint import load_image
     picture, stem = open_image(spec)
-    x = torch.from_numpy(np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1), stem
+    x = F.interpolate(load_image(picture), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp(0, 1), stem
 
 
 def cmd_reconstruct(args) -> int:
