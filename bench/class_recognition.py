@@ -2,7 +2,7 @@
 """Paint 20 ImageNet classes with lite0 + lite1, judge them with the held-out lite2: neural vs MyPaint.
 
     python bench/class_recognition.py --jobs 2           # the README table (default painter), 2 processes
-    python bench/class_recognition.py --brush-noise          # strokes optimized under MyPaint-like jitter
+    python bench/class_recognition.py --jobs 2 --draws 0 # expected strokes only, no random brush draws
     python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
 
 Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lite0 + Lite1), then
@@ -82,7 +82,7 @@ def paint_and_judge(index: int, options: dict):
         _LOADED.update(painter=load_painter(options["painter"]), model=ensemble(PAINTING_MODELS),
                        referee=load_classifier(JUDGE))
     param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
-                        copies=options["copies"], brush_noise=options["brush_noise"],
+                        copies=options["copies"], draws=options["draws"],
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
                         progress=False)
     neural = param.image().detach()
@@ -99,8 +99,7 @@ def main():
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the painting classifiers see (default: paint_class's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
-    p.add_argument("--brush-noise", action="store_true",
-                   help="optimize with the painter's brush jitter (paint_class(brush_noise=True))")
+    p.add_argument("--draws", type=int, help="copies that show random draws of the brush (default: paint_class's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1,
                    help="classes painted at once, one process each with one torch thread (default 1: this process)")
@@ -117,7 +116,7 @@ def main():
     options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
                    copies=args.copies or defaults["copies"].default,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
-                   brush_noise=args.brush_noise, painter=args.painter, seed=args.seed,
+                   draws=args.draws, painter=args.painter, seed=args.seed,
                    threads=1 if args.jobs > 1 else torch.get_num_threads())
     start = time.perf_counter()
     if args.jobs == 1:
@@ -141,7 +140,8 @@ def main():
     painter_name = args.painter or f"{DEFAULT_PAINTER} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps, {options['copies']} copies, "
-          f"painted at {options['resolution']} px, brush noise {'on' if args.brush_noise else 'off'}, "
+          f"{'half' if args.draws is None else args.draws} of them random brush draws, "
+          f"painted at {options['resolution']} px, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
     for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:

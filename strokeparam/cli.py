@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     paint.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
                        help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
     paint.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    paint.add_argument("--draws", type=_non_negative_int, default=None,
+                       help="copies that show a random draw of the brush instead of the expected strokes (default: half)")
     paint.add_argument("--resolution", type=_positive_int, default=224,
                        help="px the classifiers see the painting at (default 224; 128 is 3x faster, less robust)")
     paint.add_argument("--out", type=Path,
@@ -214,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
                          help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
     gallery.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    gallery.add_argument("--draws", type=_non_negative_int, default=None,
+                       help="copies that show a random draw of the brush instead of the expected strokes (default: half)")
     gallery.add_argument("--resolution", type=_positive_int, default=224,
                          help="px the classifiers see class paintings at (default 224)")
     gallery.add_argument("--style-strokes", type=_positive_int, default=40,
@@ -397,8 +401,8 @@ def cmd_paint(args) -> int:
     painter, _ = _painter(args)
     models = _classifiers(args.models, args.device)
     param = paint_class(index, models=models, strokes=args.strokes, steps=args.steps, copies=args.copies,
-                        resolution=args.resolution, lr=args.lr, seed=args.seed, device=args.device,
-                        progress=not args.quiet, painter=painter, **_layout(args),
+                        draws=args.draws, resolution=args.resolution, lr=args.lr, seed=args.seed,
+                        device=args.device, progress=not args.quiet, painter=painter, **_layout(args),
                         **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args, gif=args.gif, svg=args.svg)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
@@ -515,7 +519,8 @@ class _GalleryTools:
         if job.picture is None:
             models = self._get("models", lambda: _classifiers(args.models, args.device))
             param = paint_class(job.index, models=models, strokes=args.strokes, steps=args.steps,
-                                copies=args.copies, resolution=args.resolution, lr=args.lr, **_layout(args),
+                                copies=args.copies, draws=args.draws, resolution=args.resolution, lr=args.lr,
+                                **_layout(args),
                                 **common)
             strokes, steps = args.strokes, args.steps
         else:

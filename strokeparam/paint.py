@@ -45,44 +45,47 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
-                lr: float = 0.05, degrees: float = 30.0, resolution: int = 224, transforms=None,
-                brush_noise: bool = False, seed: int | None = 0, device=None, progress: bool = True,
-                **param_kwargs) -> BrushstrokeParam:
+                draws: int | None = None, lr: float = 0.05, degrees: float = 30.0, resolution: int = 224,
+                transforms=None, seed: int | None = 0, device=None, progress: bool = True, **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
-    The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the painting is copied
-    ``copies`` times, each copy rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px) on its own,
-    and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls`` (an index,
-    a class name like ``"giant panda"``, or a list of them). ``transforms`` (a callable on NCHW images)
-    replaces that augmentation (``copies`` and ``degrees`` then do nothing). The classifiers see the
-    painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so that the
-    painted features are the size any classifier looks for at its own input size (a painting made at
-    128 px is recognized by a held-out classifier at 128 px, far less at its native 260 px; see
-    bench/class_recognition.py). ``brush_noise``: a stochastic painter (one with MyPaint's brush jitter,
-    like the shipped skeleton painter) paints every step with fresh draws, so the strokes are optimized
-    to survive the real brush's randomness; the returned param paints deterministically.
+    The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the classifiers see
+    ``copies`` pictures of the painting, each rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px)
+    on its own, and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls``
+    (an index, a class name like ``"giant panda"``, or a list of them). ``draws`` of the copies (default
+    half, rounded down) show a random draw each of a stochastic painter (MyPaint's brush jitter, like the
+    shipped skeleton painter), the rest its expected strokes: the strokes must read as the class both
+    smooth and as the real, ragged brush paints them (``draws=0``, expected strokes only, re-paints with
+    MyPaint recognizably far less often; see bench/class_recognition.py). ``transforms`` (a callable on
+    NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
+    see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
+    painted features are the size any classifier looks for at its own input size.
     ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
-    _check_positive(steps=steps, copies=copies)
-    _check_positive(resolution=resolution)
+    _check_positive(steps=steps, copies=copies, resolution=resolution)
+    draws = copies // 2 if draws is None else draws
+    if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or not 0 <= draws <= copies:
+        raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
     param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, **param_kwargs)
     height, width = param.output_size
     scale = resolution / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     if transforms is None:
-        transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, copies=copies,
-                           same_on_batch=False, seed=seed)
-    model = _at_resolution(ensemble(models, device), size)
-    if brush_noise and param.painter.stochastic:
-        param.generator = torch.Generator(param.raw.device)
-        param.generator.seed() if seed is None else param.generator.manual_seed(seed)
-    try:
-        render_vis(model, objective, param=param, thresholds=(steps,), device=device,
-                   optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size,
-                   transforms=transforms, progress=progress)
-    finally:
-        param.generator = None
+        transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, same_on_batch=False,
+                           seed=seed)
+    generator = torch.Generator(param.raw.device)
+    generator.seed() if seed is None else generator.manual_seed(seed)
+    random = draws if param.painter.stochastic else 0
+
+    def pictures():
+        expected = param.image()
+        return torch.cat([expected.repeat(copies - random, 1, 1, 1)]
+                         + [param.image(generator=generator) for _ in range(random)])
+
+    render_vis(_at_resolution(ensemble(models, device), size), objective, param_f=lambda: ([param.raw], pictures),
+               thresholds=(steps,), device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
+               fixed_image_size=size, transforms=transforms, progress=progress)
     return param
 
 

@@ -30,10 +30,6 @@ class BrushstrokeParam(nn.Module):
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
     - ``init``: actions (strokes, 12) or (batch, strokes, 12), or a stroke JSON (path or dict) to
       continue from; otherwise uniform random actions drawn with ``seed``.
-
-    The attribute ``generator`` (default None) may be set to a ``torch.Generator``: a stochastic painter
-    then paints random draws of the strokes (MyPaint-like brush jitter, fresh at every call) instead of
-    their expected shape.
     """
 
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
@@ -69,7 +65,6 @@ class BrushstrokeParam(nn.Module):
         self.size = None if size is None else _pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
-        self.generator: torch.Generator | None = None
         self.register_buffer("background", _rgb(background))
         cons = list(constraints)
         if grayscale:
@@ -111,11 +106,15 @@ class BrushstrokeParam(nn.Module):
         """Current valid actions (batch, tiles x strokes, 12), tiles in ``layout.order()``."""
         return C.apply(self.constraints, torch.sigmoid(self.raw))
 
-    def image(self, upto: int | None = None) -> torch.Tensor:
-        """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile."""
+    def image(self, upto: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile.
+
+        With a ``generator``, a stochastic painter paints one random draw of the strokes (MyPaint-like
+        brush jitter) instead of their expected shape; other painters ignore it.
+        """
         acts = self.actions()
         layout, n = self.layout, self.strokes
-        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS), generator=self.generator)
+        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS), generator=generator)
         alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
         if upto is not None:
             keep = (torch.arange(n, device=alpha.device) < upto).to(alpha)

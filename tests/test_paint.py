@@ -36,13 +36,16 @@ def test_paint_class_takes_names_and_indices(model, painter):
     assert torch.equal(*runs)
 
 
-def test_paint_class_brush_noise(model):
+def test_paint_class_draws(model):
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
-    runs = [paint_class(388, models=model, strokes=4, steps=2, copies=1, resolution=64, painter=noisy,
-                        brush_noise=noise, progress=False) for noise in (True, True, False)]
+    runs = [paint_class(388, models=model, strokes=4, steps=2, copies=2, resolution=64, painter=noisy,
+                        draws=draws, progress=False) for draws in (1, 1, 0)]
     assert torch.equal(runs[0].actions(), runs[1].actions())          # seeded jitter repeats
     assert not torch.equal(runs[0].actions(), runs[2].actions())
-    assert all(run.painter is noisy and run.generator is None for run in runs)   # deterministic again
+    assert torch.equal(runs[0].image(), runs[0].image())              # the result paints deterministically
+    for bad in (3, -1, 1.5, True):
+        with pytest.raises(ValueError, match="draws must be"):
+            paint_class(388, models=model, copies=2, draws=bad, painter=noisy, progress=False)
 
 
 def test_paint_class_bad_class_suggests_names(painter):

@@ -122,10 +122,6 @@ def test_a_generator_paints_random_draws_of_a_stochastic_painter(painter):
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
     param = BrushstrokeParam(strokes=5, painter=noisy, seed=0)
     expected = param.image()
-    draws = []
-    for _ in range(2):
-        param.generator = torch.Generator().manual_seed(4)
-        draws.append(param.image())
+    draws = [param.image(generator=torch.Generator().manual_seed(4)) for _ in range(2)]
     assert torch.equal(*draws) and not torch.equal(draws[0], expected)
-    param.generator = None
     assert torch.equal(param.image(), expected)
