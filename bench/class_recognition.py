@@ -9,9 +9,12 @@ Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lit
 EfficientNet-Lite2, which never took part in the optimization, classifies the neural render and the
 MyPaint re-paint of the same strokes (``to_mypaint(seed=0)``). Prints one Markdown table: per class the
 rank of the target under Lite2 and its probability, then the top-1 / top-5 hit rates and mean probability.
+``--mypaint-seeds N`` also judges the re-paints with MyPaint seeds 1..N-1 and adds their hit rates over
+all N seeds. ``--out`` keeps the pictures, a contact sheet and each class's strokes (stroke JSON).
 """
 import argparse
 import inspect
+import json
 import time
 from pathlib import Path
 
@@ -20,6 +23,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from strokeparam import create_painter, load_classifier
+from strokeparam.data import atomic_write_bytes
+from strokeparam.export import strokes_dict
 from strokeparam.objectives import class_index
 from strokeparam.paint import PAINTING_MODELS, ensemble, paint_class
 from strokeparam.painters import DEFAULT_PAINTER
@@ -75,8 +80,9 @@ _LOADED = {}
 
 
 def paint_and_judge(index: int, options: dict):
-    """Paint class ``index``, re-paint it with MyPaint, judge both → (index, results, neural, mypaint) with
-    the two pictures as uint8 arrays. Models load once per process."""
+    """Paint class ``index``, re-paint it with MyPaint (seeds 0..mypaint_seeds-1), judge them all →
+    (index, [(rank, p) neural, then per seed], neural and seed-0 MyPaint pictures as uint8 arrays, stroke
+    dict). Models load once per process."""
     if not _LOADED:
         torch.set_num_threads(options["threads"])
         _LOADED.update(painter=load_painter(options["painter"]), model=ensemble(PAINTING_MODELS),
@@ -86,9 +92,9 @@ def paint_and_judge(index: int, options: dict):
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
                         progress=False)
     neural = param.image().detach()
-    mypaint = param.to_mypaint(seed=0)
-    results = judge(_LOADED["referee"], torch.cat([neural, mypaint.to(neural)]), index)
-    return index, results, to_uint8(neural), to_uint8(mypaint)
+    mypaint = torch.cat([param.to_mypaint(seed=seed) for seed in range(options["mypaint_seeds"])]).to(neural)
+    results = judge(_LOADED["referee"], torch.cat([neural, mypaint]), index)
+    return index, results, to_uint8(neural), to_uint8(mypaint[:1]), strokes_dict(param)
 
 
 def main():
@@ -101,13 +107,15 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--draws", type=int, help="copies that show random draws of the brush (default: paint_class's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mypaint-seeds", type=int, default=1,
+                   help="MyPaint re-paints judged per class, seeds 0..N-1 (default 1; the table's columns are seed 0)")
     p.add_argument("--jobs", type=int, default=1,
                    help="classes painted at once, one process each with one torch thread (default 1: this process)")
     p.add_argument("--out", type=Path, help="save each neural/MyPaint pair as PNG and a contact sheet here")
     p.add_argument("--quick", action="store_true", help=f"{len(QUICK_CLASSES)} classes, 30 steps")
     args = p.parse_args()
-    if args.jobs < 1:
-        p.error("--jobs must be >= 1")
+    if args.jobs < 1 or args.mypaint_seeds < 1:
+        p.error("--jobs and --mypaint-seeds must be >= 1")
     if args.classes:
         classes = [class_index(int(c) if c.strip().isdigit() else c.strip()) for c in args.classes.split(",")]
     else:
@@ -116,7 +124,7 @@ def main():
     options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
                    copies=args.copies or defaults["copies"].default,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
-                   draws=args.draws, painter=args.painter, seed=args.seed,
+                   draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
                    threads=1 if args.jobs > 1 else torch.get_num_threads())
     start = time.perf_counter()
     if args.jobs == 1:
@@ -127,14 +135,15 @@ def main():
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             done = list(pool.map(paint_and_judge, classes, [options] * len(classes)))
     elapsed = time.perf_counter() - start
-    rows = [(index, class_name(index), results) for index, results, _, _ in done]
+    rows = [(index, class_name(index), results) for index, results, *_ in done]
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         sheet = []
-        for (index, name, results), (_, _, neural, mypaint) in zip(rows, done):
+        for (index, name, results), (_, _, neural, mypaint, strokes) in zip(rows, done):
             stem = f"{index:03d}_{name.replace(' ', '_').replace('/', '_')}"
             for kind, image in (("neural", neural), ("mypaint", mypaint)):
                 Image.fromarray(image).save(args.out / f"{stem}_{kind}.png")
+            atomic_write_bytes(args.out / f"{stem}.json", json.dumps(strokes, indent=1).encode())
             sheet.append((f"{index} {name}\nneural #{results[0][0]}\nMyPaint #{results[1][0]}", neural, mypaint))
         contact_sheet(sheet, args.out / "contact_sheet.png")
     painter_name = args.painter or f"{DEFAULT_PAINTER} (default, shipped weights)"
@@ -144,14 +153,19 @@ def main():
           f"painted at {options['resolution']} px, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
-    for index, name, ((rank_n, p_n), (rank_m, p_m)) in rows:
+    for index, name, ((rank_n, p_n), (rank_m, p_m), *_) in rows:
         print(f"| {index} {name} | {rank_n} | {p_n:.3f} | {rank_m} | {p_m:.3f} |")
-    stats = []
-    for k in range(2):
-        ranks = np.array([r[2][k][0] for r in rows])
-        probs = np.array([r[2][k][1] for r in rows])
-        stats.append(f"top-1 {np.mean(ranks == 1):.0%}, top-5 {np.mean(ranks <= 5):.0%} | mean p {probs.mean():.3f}")
+    stats = [hit_rates([r[2][k] for r in rows]) for k in range(2)]
     print(f"| **all {len(rows)}** | {stats[0]} | {stats[1]} |")
+    if args.mypaint_seeds > 1:
+        print(f"| **MyPaint seeds 0–{args.mypaint_seeds - 1}** | | | {hit_rates([x for r in rows for x in r[2][1:]])} |")
+
+
+def hit_rates(verdicts) -> str:
+    """'top-1 …, top-5 … | mean p …' of (rank, p) verdicts."""
+    ranks = np.array([rank for rank, _ in verdicts])
+    probs = np.array([p for _, p in verdicts])
+    return f"top-1 {np.mean(ranks == 1):.0%}, top-5 {np.mean(ranks <= 5):.0%} | mean p {probs.mean():.3f}"
 
 
 if __name__ == "__main__":
