@@ -158,7 +158,8 @@ def main():
     stats = [hit_rates([r[2][k] for r in rows]) for k in range(2)]
     print(f"| **all {len(rows)}** | {stats[0]} | {stats[1]} |")
     if args.mypaint_seeds > 1:
-        print(f"| **MyPaint seeds 0–{args.mypaint_seeds - 1}** | | | {hit_rates([x for r in rows for x in r[2][1:]])} |")
+        every_seed = [verdict for row in rows for verdict in row[2][1:]]
+        print(f"| **MyPaint seeds 0–{args.mypaint_seeds - 1}** | | | {hit_rates(every_seed)} |")
 
 
 def hit_rates(verdicts) -> str:

@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
     paint.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
     paint.add_argument("--draws", type=_non_negative_int, default=None,
-                       help="copies that show a random draw of the brush instead of the expected strokes (default: half)")
+                       help="copies showing a random draw of the brush, not the expected strokes (default: half)")
     paint.add_argument("--resolution", type=_positive_int, default=224,
                        help="px the classifiers see the painting at (default 224; 128 is 3x faster, less robust)")
     paint.add_argument("--out", type=Path,
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
     gallery.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
     gallery.add_argument("--draws", type=_non_negative_int, default=None,
-                       help="copies that show a random draw of the brush instead of the expected strokes (default: half)")
+                         help="copies showing a random draw of the brush, not the expected strokes (default: half)")
     gallery.add_argument("--resolution", type=_positive_int, default=224,
                          help="px the classifiers see class paintings at (default 224)")
     gallery.add_argument("--style-strokes", type=_positive_int, default=40,
@@ -520,8 +520,7 @@ class _GalleryTools:
             models = self._get("models", lambda: _classifiers(args.models, args.device))
             param = paint_class(job.index, models=models, strokes=args.strokes, steps=args.steps,
                                 copies=args.copies, draws=args.draws, resolution=args.resolution, lr=args.lr,
-                                **_layout(args),
-                                **common)
+                                **_layout(args), **common)
             strokes, steps = args.strokes, args.steps
         else:
             size = _photo_size(job.picture, args.style_size)

@@ -46,7 +46,8 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 draws: int | None = None, lr: float = 0.05, degrees: float = 30.0, resolution: int = 224,
-                transforms=None, seed: int | None = 0, device=None, progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+                transforms=None, seed: int | None = 0, device=None, progress: bool = True,
+                **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
     The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the classifiers see
@@ -83,9 +84,10 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         return torch.cat([expected.repeat(copies - random, 1, 1, 1)]
                          + [param.image(generator=generator) for _ in range(random)])
 
-    render_vis(_at_resolution(ensemble(models, device), size), objective, param_f=lambda: ([param.raw], pictures),
-               thresholds=(steps,), device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
-               fixed_image_size=size, transforms=transforms, progress=progress)
+    model = _at_resolution(ensemble(models, device), size)
+    render_vis(model, objective, param_f=lambda: ([param.raw], pictures), thresholds=(steps,), device=device,
+               optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size, transforms=transforms,
+               progress=progress)
     return param
 
 
