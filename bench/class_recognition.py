@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Paint 20 ImageNet classes with lite0 + lite1, judge them with the held-out lite2: neural vs MyPaint.
 
-    python bench/class_recognition.py --jobs 2           # the README table (default painter), 2 processes
-    python bench/class_recognition.py --jobs 2 --draws 0 # expected strokes only, no random brush draws
+    python bench/class_recognition.py --jobs 2 --mypaint-seeds 5   # the README table, 2 processes
+    python bench/class_recognition.py --jobs 2 --draws 0           # expected strokes only, no brush draws
     python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
 
 Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lite0 + Lite1), then
@@ -126,6 +126,8 @@ def main():
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
                    threads=1 if args.jobs > 1 else torch.get_num_threads())
+    if args.draws is not None and not 0 <= args.draws <= options["copies"]:
+        p.error(f"--draws must be from 0 to --copies ({options['copies']})")
     start = time.perf_counter()
     if args.jobs == 1:
         done = [paint_and_judge(index, options) for index in classes]
