@@ -161,6 +161,23 @@ def _common(parser, strokes: int, steps: int, size_help: str, lr: float = 0.05):
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages on stderr")
 
 
+def _class_options(parser):
+    """Options of the commands that paint ImageNet classes (:func:`strokeparam.paint.paint_class`)."""
+    parser.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
+                        help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
+    parser.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    parser.add_argument("--draws", type=_non_negative_int, default=None,
+                        help="copies showing a random draw of the brush, not the expected strokes (default: half)")
+    parser.add_argument("--resolution", type=_positive_int, default=224,
+                        help="px the classifiers see class paintings at (default 224; 128 is 3x faster, less robust)")
+
+
+def _class_kwargs(args) -> dict:
+    """paint_class's keywords from the options of a class-painting command (models aside)."""
+    return dict(strokes=args.strokes, steps=args.steps, copies=args.copies, draws=args.draws,
+                resolution=args.resolution, lr=args.lr, **_layout(args))
+
+
 def _color(parser):
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--grayscale", action="store_true", help="gray strokes only")
@@ -176,13 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     paint = sub.add_parser("paint", help="paint an ImageNet class", description="Paint an ImageNet class as "
                            "an ensemble of classifiers sees it; print the held-out classifier's verdict.")
     paint.add_argument("cls", metavar="CLASS", help="ImageNet class index (0-999) or name, e.g. 'giant panda'")
-    paint.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
-                       help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
-    paint.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
-    paint.add_argument("--draws", type=_non_negative_int, default=None,
-                       help="copies showing a random draw of the brush, not the expected strokes (default: half)")
-    paint.add_argument("--resolution", type=_positive_int, default=224,
-                       help="px the classifiers see the painting at (default 224; 128 is 3x faster, less robust)")
+    _class_options(paint)
     paint.add_argument("--out", type=Path,
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
@@ -213,13 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--out", type=Path, required=True, help="the gallery folder")
     gallery.add_argument("--title", default="strokeparam gallery", help="the page title")
     gallery.add_argument("--intro", default="", help="a paragraph of text under the title")
-    gallery.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
-                         help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
-    gallery.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
-    gallery.add_argument("--draws", type=_non_negative_int, default=None,
-                         help="copies showing a random draw of the brush, not the expected strokes (default: half)")
-    gallery.add_argument("--resolution", type=_positive_int, default=224,
-                         help="px the classifiers see class paintings at (default 224)")
+    _class_options(gallery)
     gallery.add_argument("--style-strokes", type=_positive_int, default=40,
                          help="strokes per tile of photos (default 40)")
     gallery.add_argument("--style-steps", type=_positive_int, default=100, help="steps of photos (default 100)")
@@ -400,10 +405,8 @@ def cmd_paint(args) -> int:
     out = _png(args.out or Path("out") / f"{_slug(name)}.png")
     painter, _ = _painter(args)
     models = _classifiers(args.models, args.device)
-    param = paint_class(index, models=models, strokes=args.strokes, steps=args.steps, copies=args.copies,
-                        draws=args.draws, resolution=args.resolution, lr=args.lr, seed=args.seed,
-                        device=args.device, progress=not args.quiet, painter=painter, **_layout(args),
-                        **_style(args.grayscale, args.palette).kwargs)
+    param = paint_class(index, models=models, seed=args.seed, device=args.device, progress=not args.quiet,
+                        painter=painter, **_class_kwargs(args), **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args, gif=args.gif, svg=args.svg)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
     judge = _heldout_name(args.models)
@@ -518,9 +521,7 @@ class _GalleryTools:
         out = folder / f"{job.stem}.png"
         if job.picture is None:
             models = self._get("models", lambda: _classifiers(args.models, args.device))
-            param = paint_class(job.index, models=models, strokes=args.strokes, steps=args.steps,
-                                copies=args.copies, draws=args.draws, resolution=args.resolution, lr=args.lr,
-                                **_layout(args), **common)
+            param = paint_class(job.index, models=models, **_class_kwargs(args), **common)
             strokes, steps = args.strokes, args.steps
         else:
             size = _photo_size(job.picture, args.style_size)
