@@ -50,7 +50,7 @@ def _number(convert, what: str, ok):
 
 _positive_int = _number(int, "a positive integer", lambda v: v >= 1)
 _non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
-_positive_float = _number(float, "a positive number", lambda v: v > 0)
+_positive_float = _number(float, "a positive finite number", lambda v: 0 < v < float("inf"))
 
 
 def _pair(text: str):
@@ -336,9 +336,15 @@ def open_image(spec: str):
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"content image {spec} does not exist")
+    import warnings
     try:
-        with Image.open(path) as picture:
-            return picture.convert("RGB"), path.stem
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                return picture.convert("RGB"), path.stem
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValueError(f"{spec} is too large an image for Pillow's decompression-bomb guard "
+                         f"(over {Image.MAX_IMAGE_PIXELS} pixels); scale it down first") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"{spec} is not an image Pillow can read: {exc}") from None
 
@@ -699,6 +705,9 @@ def main(argv=None) -> int:
         return 130
     except (ValueError, KeyError, OSError) as exc:
         print(f"strokeparam: error: {_message(exc)}", file=sys.stderr)
+        return 1
+    except RecursionError:            # e.g. json reading a file nested 100,000 deep
+        print("strokeparam: error: an input file nests too deeply to read", file=sys.stderr)
         return 1
 
 
