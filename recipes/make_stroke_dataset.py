@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from strokeparam.data import SHARD_FORMAT, atomic_write_bytes, render_shard, shard_paths
+from strokeparam.data import SHARD_FORMAT, atomic_write_bytes, read_json, render_shard, shard_paths
+from strokeparam.locks import FolderLock, FolderLockedError
 
 
 def main(argv=None) -> int:
@@ -40,18 +41,33 @@ def main(argv=None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as exc:
         p.error(str(exc).strip("'\""))
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(args.out, "stroke dataset folder")
+    try:                                  # one writer per folder, held until the last shard is in
+        lock.acquire()
+    except (FolderLockedError, OSError) as exc:
+        raise SystemExit(f"make_stroke_dataset: error: {exc}") from None
+    try:
+        return _write(args, p)
+    finally:
+        lock.release()
+
+
+def _write(args, p) -> int:
+    """Check or write meta.json, then render the missing shards into ``args.out`` (locked by the caller)."""
     num_shards = -(-args.num // args.shard_size)
     meta = dict(format=SHARD_FORMAT, num=args.num, shard_size=args.shard_size, num_shards=num_shards,
                 seed=args.seed, brush=args.brush, size=args.size)
     meta_path = args.out / "meta.json"
     if meta_path.exists():
-        old = json.loads(meta_path.read_text())
+        try:
+            old = read_json(meta_path, "stroke shard metadata")
+        except ValueError as exc:
+            p.error(f"{exc}; move the folder away or choose another --out")
         if old != meta:
             p.error(f"{args.out} already holds a different dataset ({old}); choose another --out")
     else:
         atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())
-    for stale in args.out.glob(".*.tmp"):
+    for stale in args.out.glob(".*.tmp"):     # left by a killed writer: nobody else holds the lock
         stale.unlink(missing_ok=True)
 
     todo = [k for k in range(num_shards) if not shard_paths(args.out, k)[0].is_file()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -71,30 +72,117 @@ def render_shard(root, index: int, count: int, seed: int, brush: str, size: int)
     return count
 
 
+def read_json(path, what: str):
+    """The JSON document in ``path``; ``what`` names it in errors.
+
+    A missing file raises FileNotFoundError; one that is not UTF-8 JSON (or nests deeper than the parser
+    can follow) raises ValueError naming the file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} {path} is not UTF-8 text: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{what} {path} nests too deeply to be a {what}") from None
+
+
+META_FIELDS = {"format": int, "num": int, "shard_size": int, "num_shards": int, "seed": int, "brush": str,
+               "size": int}
+
+
+def read_meta(root) -> dict:
+    """The checked ``meta.json`` of a shard folder: FileNotFoundError without one, ValueError if corrupt."""
+    root = Path(root)
+    meta_path = root / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{root} is not a stroke shard folder (no meta.json); make one with "
+                                "recipes/make_stroke_dataset.py")
+    meta = read_json(meta_path, "stroke shard metadata")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} must hold a JSON object with {', '.join(META_FIELDS)}")
+    for key, kind in META_FIELDS.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            need = "a non-negative integer" if kind is int else "a string"
+            raise ValueError(f"{meta_path}: {key!r} must be {need}, got {value!r}; remake the folder with "
+                             "recipes/make_stroke_dataset.py")
+    if meta["format"] != SHARD_FORMAT:
+        raise ValueError(f"{meta_path} has shard format {meta['format']}; this strokeparam reads {SHARD_FORMAT}")
+    if meta["shard_size"] < 1 or meta["num_shards"] != -(-meta["num"] // meta["shard_size"]):
+        raise ValueError(f"{meta_path}: num_shards {meta['num_shards']} does not match num {meta['num']} "
+                         f"and shard_size {meta['shard_size']}")
+    return meta
+
+
+def _npy_header(path: Path) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) of an .npy file, read from its header alone."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable .npy file: {exc}") from None
+    return shape, dtype
+
+
 class StrokeShards(Dataset):
     """(action, alpha) pairs from a shard folder, memory-mapped.
 
-    Items are ``(actions float32 (12,), alpha float32 (1, size, size) in [0, 1])``.
+    Items are ``(actions float32 (12,), alpha float32 (1, size, size) in [0, 1])``. Shards are opened on
+    first use and at most ``max_open`` of them stay mapped (two file descriptors each), so a folder of
+    any number of shards fits a small open-file limit. The dataset pickles without its open files
+    (DataLoader workers under any start method).
     """
 
-    def __init__(self, root):
+    def __init__(self, root, max_open: int = 16):
+        if not isinstance(max_open, int) or max_open < 1:
+            raise ValueError(f"max_open must be a positive number of shards, got {max_open!r}")
         self.root = Path(root)
-        meta_path = self.root / "meta.json"
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{self.root} is not a stroke shard folder (no meta.json); make one with "
-                                    "recipes/make_stroke_dataset.py")
-        self.meta = json.loads(meta_path.read_text())
-        self._actions, self._alpha, offsets = [], [], [0]
+        self.meta = read_meta(self.root)
+        self.max_open = max_open
+        size = self.meta["size"]
+        self._shards, offsets = [], [0]
         for index in range(self.meta["num_shards"]):
             actions_path, alpha_path = shard_paths(self.root, index)
             if not actions_path.is_file():
                 continue
-            self._actions.append(np.load(actions_path, mmap_mode="r"))
-            self._alpha.append(np.load(alpha_path, mmap_mode="r"))
-            offsets.append(offsets[-1] + len(self._actions[-1]))
+            (shape_a, dtype_a), (shape_b, dtype_b) = _npy_header(actions_path), _npy_header(alpha_path)
+            if (len(shape_a) != 2 or shape_a[1] != A.NUM_FIELDS or dtype_a != np.float32
+                    or shape_b != (shape_a[0], size, size) or dtype_b != np.uint8):
+                raise ValueError(f"shard {index} of {self.root} does not match its meta.json: actions "
+                                 f"{dtype_a} {shape_a}, alpha {dtype_b} {shape_b}; expected float32 (S, "
+                                 f"{A.NUM_FIELDS}) and uint8 (S, {size}, {size})")
+            self._shards.append(index)
+            offsets.append(offsets[-1] + shape_a[0])
         if offsets[-1] == 0:
             raise FileNotFoundError(f"{self.root} holds no complete shard")
         self._offsets = np.array(offsets)
+        self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def __getstate__(self):
+        return dict(self.__dict__, _open=OrderedDict())
+
+    def _arrays(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The memory maps of the ``k``-th complete shard, least recently used ones closed past ``max_open``."""
+        arrays = self._open.get(k)
+        if arrays is not None:
+            self._open.move_to_end(k)
+            return arrays
+        while len(self._open) >= self.max_open:
+            self._open.popitem(last=False)          # the last reference: numpy closes the map
+        actions_path, alpha_path = shard_paths(self.root, self._shards[k])
+        arrays = np.load(actions_path, mmap_mode="r"), np.load(alpha_path, mmap_mode="r")
+        self._open[k] = arrays
+        return arrays
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -105,9 +193,10 @@ class StrokeShards(Dataset):
         i %= len(self)
         shard = int(np.searchsorted(self._offsets, i, side="right") - 1)
         j = i - self._offsets[shard]
-        action = torch.from_numpy(np.array(self._actions[shard][j], dtype=np.float32))
-        alpha = torch.from_numpy(np.array(self._alpha[shard][j], dtype=np.float32) / 255.0)[None]
-        return action, alpha
+        actions, alpha = self._arrays(shard)
+        action = torch.from_numpy(np.array(actions[j], dtype=np.float32))
+        stroke = torch.from_numpy(np.array(alpha[j], dtype=np.float32) / 255.0)[None]
+        return action, stroke
 
 
 class OnTheFlyStrokes(IterableDataset):

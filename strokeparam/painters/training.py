@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import pickle
 import shlex
 import signal
 import sys
@@ -31,11 +32,14 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import OnTheFlyStrokes, StrokeShards, atomic_write_bytes, shard_paths
+from ..locks import FolderLock, FolderLockedError
 from .base import Painter
 from .fidelity import evaluate
 from .weights_io import WEIGHTS_DIR, save_weights
 
 CHECKPOINT = "checkpoint.pt"
+RUN_FILES = (CHECKPOINT, "metrics.csv", "config.json", "summary.json")   # what a run writes into its folder
+POSITIVE = frozenset({"steps", "batch_size", "log_every", "strokes", "limit"})   # preset entries that must be >= 1
 
 
 # -- distributed ---------------------------------------------------------------------------------------
@@ -222,9 +226,9 @@ def load_checkpoint(path: Path, task: Task) -> dict:
             opt.load_state_dict(blob["optimizers"][key])
         for key, state in blob.get("generators", {}).items():
             task.generators[key].set_state(state.cpu())
-    except (RuntimeError, KeyError, ValueError, EOFError) as exc:
+        torch.set_rng_state(blob["torch_rng"].cpu())
+    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise ValueError(f"{path} is not a checkpoint of this {task.name} run: {exc}") from None
-    torch.set_rng_state(blob["torch_rng"].cpu())
     return {k: v for k, v in blob.items() if k not in ("modules", "optimizers", "generators", "torch_rng")}
 
 
@@ -281,7 +285,12 @@ def parser(name: str, presets: dict) -> argparse.ArgumentParser:
 
 def preset_config(presets: dict, args, keys) -> dict:
     """The preset ``args.preset`` with the positive integer overrides ``keys`` of ``args`` (e.g. steps),
-    then the ``--set KEY=VALUE`` overrides of ``args.set``."""
+    then the ``--set KEY=VALUE`` overrides of ``args.set``.
+
+    A ``--set`` value must be JSON of the preset entry's kind (an integer for an integer, a number for a
+    float, the same keys for a dict, ...), finite and not negative (at least 1 for the entries in
+    :data:`POSITIVE`); anything else exits with one line naming the entry.
+    """
     cfg = dict(presets[args.preset])
     for key in keys:
         value = getattr(args, key)
@@ -294,16 +303,86 @@ def preset_config(presets: dict, args, keys) -> dict:
         if key not in cfg:
             raise SystemExit(f"--set {item}: unknown preset entry {key!r}; entries: {', '.join(sorted(cfg))}")
         try:
-            cfg[key] = json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
             raise SystemExit(f"--set {item}: {value!r} is not a JSON value") from None
+        problem = _override_problem(key, parsed, cfg[key])
+        if problem:
+            raise SystemExit(f"--set {item}: {problem}")
+        cfg[key] = tuple(parsed) if isinstance(cfg[key], tuple) else parsed
     return cfg
+
+
+def _override_problem(key: str, value, preset) -> str | None:
+    """Why ``value`` cannot replace the preset entry ``key`` (whose preset value is ``preset``), or None."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if preset is None:
+        return None
+    if isinstance(preset, bool):
+        return None if isinstance(value, bool) else f"{key} must be true or false, got {value!r}"
+    if number(preset):
+        integer = isinstance(preset, int)
+        kind = "an integer" if integer else "a number"
+        if not number(value) or (integer and not isinstance(value, int)):
+            return f"{key} must be {kind} (the preset has {preset!r}), got {value!r}"
+        if not math.isfinite(value):
+            return f"{key} must be a finite number, got {value!r}"
+        low = 1 if key in POSITIVE else 0
+        if value < low:
+            return f"{key} must be {kind} >= {low}, got {value!r}"
+        return None
+    if isinstance(preset, str):
+        return None if isinstance(value, str) else f"{key} must be a string, got {value!r}"
+    if isinstance(preset, (list, tuple)):
+        if not isinstance(value, list) or len(value) != len(preset):
+            return f"{key} must be a list of {len(preset)} like {list(preset)!r}, got {value!r}"
+        for i, (v, p) in enumerate(zip(value, preset)):
+            problem = _override_problem(f"{key}[{i}]", v, p)
+            if problem:
+                return problem
+        return None
+    if isinstance(preset, dict):
+        if not isinstance(value, dict):
+            return f"{key} must be a JSON object like {json.dumps(preset)}, got {value!r}"
+        unknown = sorted(set(value) - set(preset))
+        if unknown:
+            return f"{key} has unknown entries {unknown}; entries: {', '.join(sorted(preset))}"
+        for k, v in value.items():
+            problem = _override_problem(f"{key}.{k}", v, preset[k])
+            if problem:
+                return problem
+        return None
+    return None
+
+
+def check_run_args(args) -> None:
+    """Exit with one line when a common training flag is out of range (threads, minutes)."""
+    threads, max_minutes = getattr(args, "threads", None), getattr(args, "max_minutes", None)
+    every = getattr(args, "checkpoint_minutes", 3.0)
+    if threads is not None and threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {threads}")
+    if max_minutes is not None and not (math.isfinite(max_minutes) and max_minutes > 0):
+        raise SystemExit(f"--max-minutes must be a positive number, got {max_minutes}")
+    if not (math.isfinite(every) and every >= 0):
+        raise SystemExit(f"--checkpoint-minutes must be a number >= 0, got {every}")
 
 
 def main(task_cls: type[Task], presets: dict, argv=None) -> int:
     """Run a painter recipe from the command line (see ``--help``)."""
     args = parser(task_cls.name, presets).parse_args(argv)
     cfg = task_cls.configure(preset_config(presets, args, ("steps", "batch_size")))
+    if cfg.get("steps", 1) < 1:
+        raise SystemExit(f"this run has {cfg['steps']} steps; it must train at least 1")
+    check_run_args(args)
+    if args.workers < 0:
+        raise SystemExit(f"--workers must be >= 0, got {args.workers}")
+    if args.data is not None:
+        try:
+            StrokeShards(args.data)               # a missing or corrupt folder fails before anything starts
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"--data: {exc}") from None
 
     def stream(start, rank, size, device):
         if args.data is not None:
@@ -338,16 +417,33 @@ def train(args, cfg: dict, run: Path, identity: dict, make_task, make_stream, ex
     ``args`` holds the common flags (``--resume``, ``--seed``, ``--max-minutes``, ...; ``--export-only``
     where the parser has it).
     """
+    check_run_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = setup_distributed()
     rank, size = world()
+    lock = FolderLock(run, "run folder")
+    if rank == 0:                       # one writer per run folder; a later run (--resume) takes it over
+        try:
+            lock.acquire()
+        except (FolderLockedError, OSError) as exc:
+            raise SystemExit(str(exc)) from None
+    try:
+        if rank == 0:
+            for name in RUN_FILES:      # temporary files of a writer that was killed mid-write
+                for stale in run.glob(f".{name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
+        return _train(args, cfg, run, identity, make_task, make_stream, export, desc, device, rank, size)
+    finally:
+        lock.release()
+
+
+def _train(args, cfg, run, identity, make_task, make_stream, export, desc, device, rank, size) -> int:
+    """The body of :func:`train`, in the locked run folder."""
     export_only = getattr(args, "export_only", False)
     ckpt = run / CHECKPOINT
-    if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
-        if ckpt.exists() and not (args.resume or export_only):
-            raise SystemExit(f"{run} already holds a checkpoint; pass --resume or choose another --run-dir")
+    if rank == 0 and ckpt.exists() and not (args.resume or export_only):
+        raise SystemExit(f"{run} already holds a checkpoint; pass --resume or choose another --run-dir")
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     task = make_task(device)
@@ -358,7 +454,10 @@ def train(args, cfg: dict, run: Path, identity: dict, make_task, make_stream, ex
                 dist.broadcast(t.data, 0)
     state = dict(step=0, samples=0, elapsed=0.0, sessions=0, data={})
     if (args.resume or export_only) and ckpt.is_file():
-        state = load_checkpoint(ckpt, task)
+        try:
+            state = load_checkpoint(ckpt, task)
+        except ValueError as exc:
+            raise SystemExit(f"{exc}; move it away to start anew") from None
         for key, value in identity.items():
             if state.get(key, value) != value:
                 raise SystemExit(f"{ckpt} was made with {key}={state[key]!r}, not {value!r}")
