@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .data import atomic_write_bytes
+from .data import atomic_write_bytes, read_json
 
 KINDS = {"class": "ImageNet classes", "style": "Intrinsic style transfer"}
 MANIFEST = "gallery.json"
@@ -41,9 +41,24 @@ class GalleryItem:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"gallery item kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        for name in ("image", "subject", "painter", "constraint"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"gallery item {name} must be a string, got {getattr(self, name)!r}")
+        for name in ("heldout", "content", "mypaint", "strokes_json"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise ValueError(f"gallery item {name} must be a string or null, got {getattr(self, name)!r}")
+        for name, low in (("strokes", 1), ("steps", 0), ("tiles", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"gallery item {name} must be an integer >= {low}, got {value!r}")
+        p = self.probability
+        if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1):
+            raise ValueError(f"gallery item probability must be a number in [0, 1] or null, got {p!r}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "GalleryItem":
+        if not isinstance(data, dict):
+            raise ValueError(f"a gallery item must be a JSON object, got {data!r:.60}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -188,7 +203,9 @@ def load_manifest(folder) -> dict[str, GalleryItem]:
     if not path.is_file():
         return {}
     try:
-        rows = json.loads(path.read_text())["items"]
+        rows = read_json(path, "gallery manifest")["items"]
+        if not isinstance(rows, list):
+            raise ValueError(f"'items' must be a list, got {rows!r:.60}")
         items = [GalleryItem.from_dict(row) for row in rows]
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path} is not a strokeparam gallery manifest ({exc}); move it away to start anew") from None

@@ -49,6 +49,10 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
         raise ValueError(f"param must be a BrushstrokeParam or a param_f returning (params, image_f), got {param_f!r}")
     params, image_f = param_f()
     opt = torch.optim.Adam(params, lr=0.05) if optimizer is None else optimizer(params)
+    for group in getattr(opt, "param_groups", []):
+        lr = group.get("lr")
+        if lr is not None and not (np.isfinite(float(lr)) and float(lr) >= 0):
+            raise ValueError(f"the optimizer's learning rate must be a finite number >= 0, got {float(lr)}")
     transform = _compose(transforms, seed, preprocess, fixed_image_size)
     objective_f = as_objective(objective)
     images = []
@@ -60,7 +64,7 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
         for step in bar:
             opt.zero_grad(set_to_none=True)
             model(transform(image_f()))
-            loss = objective_f(hook)
+            loss = _scalar(objective_f(hook))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the objective became {loss.item()} at step {step}")
             loss.backward()
@@ -83,6 +87,21 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
         if show_image:
             picture.show()
     return images
+
+
+def _scalar(loss) -> torch.Tensor:
+    """The objective's value, which must be a one-element tensor (a scalar loss to minimize)."""
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        what = (f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor)
+                else f"{type(loss).__name__} {loss!r:.60}")
+        raise ValueError(f"an objective must return a scalar tensor (one loss to minimize), got {what}; "
+                         "reduce it, e.g. with .mean()")
+    if not loss.is_floating_point():
+        raise ValueError(f"an objective must return a floating point scalar tensor, got dtype {loss.dtype}")
+    if not loss.requires_grad:
+        raise ValueError("the objective's loss does not depend on the image (no gradient flows to the strokes); "
+                         "compute it from T(layer) outputs")
+    return loss.reshape(())
 
 
 def _device_of(model) -> torch.device:

@@ -63,10 +63,26 @@ def batch_slice(t, batch):
     return t if batch is None else t[batch : batch + 1]
 
 
+def check_channels(acts, layer, indices):
+    """Raise ValueError unless every index in ``indices`` is a channel of ``layer``'s output ``acts``."""
+    if acts.dim() < 2:
+        raise ValueError(f"layer {layer!r} has output shape {tuple(acts.shape)}, which has no channel dimension")
+    count = acts.shape[1]
+    bad = [i for i in indices if not 0 <= i < count]
+    if bad:
+        what = "classes" if layer == "labels" else "channels"
+        raise ValueError(f"{what[:-1] if len(bad) == 1 else what} {', '.join(map(str, bad))} out of range: "
+                         f"layer {layer!r} of this model has {count} {what} (0..{count - 1})")
+
+
 def channel(layer, n_channel, batch=None):
     """Maximize the mean of one channel of ``layer`` (for ``"labels"``: one logit)."""
+    if isinstance(n_channel, bool) or not isinstance(n_channel, int) or n_channel < 0:
+        raise ValueError(f"channel index must be a non-negative integer, got {n_channel!r}")
 
     def inner(T):
-        return -batch_slice(T(layer), batch)[:, n_channel].mean()
+        acts = T(layer)
+        check_channels(acts, layer, [n_channel])
+        return -batch_slice(acts, batch)[:, n_channel].mean()
 
     return Objective(inner, "channel", f"Channel [{layer}, {n_channel}]")

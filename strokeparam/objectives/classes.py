@@ -4,7 +4,7 @@ import difflib
 import functools
 import operator
 
-from .base import Objective, batch_slice
+from .base import Objective, batch_slice, check_channels
 
 
 class UnknownClassError(KeyError, ValueError):
@@ -57,6 +57,8 @@ def class_logit(cls, layer="labels", batch=None):
     indices = [class_index(c) for c in classes]
 
     def inner(T):
-        return -batch_slice(T(layer), batch)[:, indices].mean()
+        acts = T(layer)
+        check_channels(acts, layer, indices)
+        return -batch_slice(acts, batch)[:, indices].mean()
 
     return Objective(inner, "class_logit", f"Class Logit [{', '.join(map(str, indices))}]")

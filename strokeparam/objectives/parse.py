@@ -19,7 +19,9 @@ def as_objective(obj):
         layer, index = layer.strip(), index.strip()
         if not sep or not layer or not index:
             raise ValueError(f"objective string must be 'layer:channel', e.g. 'labels:388', got {obj!r}")
-        if index.lstrip("-").isdigit():
+        if index.lstrip("+-").isdigit():
+            if int(index) < 0:
+                raise ValueError(f"channel in {obj!r} must be >= 0 (a class index 0..999 for 'labels')")
             return channel(layer, int(index))
         if layer == "labels":
             return class_logit(index)

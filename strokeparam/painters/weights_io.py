@@ -85,6 +85,13 @@ def read_card(path) -> dict:
     return read_json_card(path, "painter", _check_architecture)
 
 
+def check_finite(state: dict, path) -> None:
+    """Raise ValueError naming the first tensor of ``state`` (read from ``path``) holding NaN or infinity."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"{path}: tensor {key!r} holds NaN or infinite values; these weights are corrupt")
+
+
 def load_weights(path, expected: str | None = None, overrides: dict | None = None) -> Painter:
     """Build the painter described by the card beside ``path`` and load its safetensors weights.
 
@@ -115,6 +122,7 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{path} is not a readable safetensors file: {exc}") from None
+    check_finite(state, path)
     try:
         painter.load_state_dict(state, strict=True)
     except RuntimeError as exc:
