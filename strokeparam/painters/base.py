@@ -47,6 +47,14 @@ class Painter(nn.Module):
         if actions.shape[0] == 0:
             ref = next(self.parameters(), actions)
             return actions.new_zeros((0, 1, self.size, self.size), dtype=ref.dtype)
+        with torch.no_grad():
+            inside = ((actions >= 0) & (actions <= 1)).all(dim=0)      # NaN compares False
+        if not bool(inside.all()):
+            field = A.FIELDS[int((~inside).nonzero()[0, 0])]
+            column = actions[:, A.FIELDS.index(field)].detach()
+            row = int((~((column >= 0) & (column <= 1))).nonzero()[0, 0])
+            raise ValueError(f"actions[{row}] field '{field}' = {float(column[row])!r} is not a number in [0, 1]; "
+                             "a painter draws finite actions in [0, 1]")
         return self.paint(actions, generator)
 
     def extra_repr(self) -> str:
