@@ -90,7 +90,7 @@ def paint_and_judge(index: int, options: dict):
     param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
                         copies=options["copies"], draws=options["draws"],
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
-                        progress=False)
+                        progress=False, **options["canvas"])
     neural = param.image().detach()
     mypaint = torch.cat([param.to_mypaint(seed=seed) for seed in range(options["mypaint_seeds"])]).to(neural)
     results = judge(_LOADED["referee"], torch.cat([neural, mypaint]), index)
@@ -107,6 +107,11 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--draws", type=int, help="copies that show random draws of the brush (default: paint_class's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mypaint", action=argparse.BooleanOptionalAction, default=None,
+                   help="the real brush in the loop: draws are MyPaint's (default: paint_class's)")
+    p.add_argument("--size", type=int, help="canvas side in px (default: paint_class's)")
+    p.add_argument("--tile", type=int, help="painter tile side in px (default: paint_class's)")
+    p.add_argument("--grid", type=int, help="tiles per side (default: paint_class's)")
     p.add_argument("--mypaint-seeds", type=int, default=1,
                    help="MyPaint re-paints judged per class, seeds 0..N-1 (default 1; the table's columns are seed 0)")
     p.add_argument("--jobs", type=int, default=1,
@@ -125,7 +130,9 @@ def main():
                    copies=args.copies or defaults["copies"].default,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
-                   threads=1 if args.jobs > 1 else torch.get_num_threads())
+                   threads=1 if args.jobs > 1 else torch.get_num_threads(),
+                   canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
+                                                 grid=args.grid).items() if v is not None})
     if args.draws is not None and not 0 <= args.draws <= options["copies"]:
         p.error(f"--draws must be from 0 to --copies ({options['copies']})")
     start = time.perf_counter()

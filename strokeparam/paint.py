@@ -77,12 +77,12 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
                            seed=seed)
     generator = torch.Generator(param.raw.device)
     generator.seed() if seed is None else generator.manual_seed(seed)
-    random = draws if param.painter.stochastic else 0
+    random = draws if param.in_loop or param.painter.stochastic else 0
 
     def pictures():
-        expected = param.image()
-        return torch.cat([expected.repeat(copies - random, 1, 1, 1)]
-                         + [param.image(generator=generator) for _ in range(random)])
+        expected = param.image(mypaint=False)
+        drawn = [param.image(generator=generator, draws=random)] if random else []
+        return torch.cat([expected.repeat(copies - random, 1, 1, 1)] + drawn)
 
     model = _at_resolution(ensemble(models, device), size)
     render_vis(model, objective, param_f=lambda: ([param.raw], pictures), thresholds=(steps,), device=device,

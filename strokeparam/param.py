@@ -9,6 +9,7 @@ from torch import nn
 from . import actions as A
 from . import constraints as C
 from .canvas import Layout, composite
+from .mypaint.loop import BrushInTheLoop, straight_through
 
 EPS = 1e-4
 
@@ -24,7 +25,13 @@ class BrushstrokeParam(nn.Module):
       that share ``overlap`` pixels with their neighbours; ``size`` (int or (height, width)) resizes the
       canvas to exactly that output size, choosing the grid for it unless ``grid`` is given (so
       ``grid=1, size=224`` is one 64-px tile shown at 224 px); ``batch`` independent paintings.
-    - ``painter``: a Painter, a registered painter name, or None for the default shipped painter.
+    - ``painter``: a Painter, a registered painter name, or None for the default shipped painter;
+      ``tile`` (pixels, default the painter's 64) paints each tile at that size, natively for a resizable
+      painter like the default skeleton (the strokes scale with the tile, as MyPaint's do).
+    - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
+      image composites what MyPaint paints for the current strokes, while gradients flow through the
+      neural painter (straight-through). A call without ``generator`` paints with MyPaint seed ``seed``
+      (0 when None), with a ``generator`` with a seed drawn from it; ``workers`` processes render.
     - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
     - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
@@ -34,7 +41,8 @@ class BrushstrokeParam(nn.Module):
 
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
                  background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=(),
-                 init=None, seed: int | None = None, device=None):
+                 init=None, seed: int | None = None, device=None, tile: int | None = None, mypaint=False,
+                 workers: int = 0):
         super().__init__()
         from .painters import Painter, create_painter
         layout = None
@@ -52,7 +60,15 @@ class BrushstrokeParam(nn.Module):
         for name, value in (("strokes", strokes), ("batch", batch)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if tile is None:
+            tile = painter.size if layout is None else layout.tile
+        if not isinstance(tile, (int, np.integer)) or isinstance(tile, bool) or not 8 <= tile <= 2048:
+            raise ValueError(f"tile must be an integer number of pixels in [8, 2048], got {tile!r}")
+        painter = painter.at_size(int(tile))
         tile = painter.size
+        self.brush = _brush(mypaint, workers)
+        self.in_loop = self.brush is not None
+        self.brush_seed = 0 if seed is None else int(seed)
         if not isinstance(init, torch.Tensor) and init is not None and not isinstance(init, np.ndarray):
             raise ValueError("init must be an actions array/tensor or a stroke JSON (path or dict)")
         if layout is None:
@@ -92,7 +108,7 @@ class BrushstrokeParam(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"strokes={self.strokes}, grid={self.layout.rows}x{self.layout.cols}, overlap={self.layout.overlap}, "
-                f"size={self.output_size}, batch={self.batch}, constraints={[c.to_dict()['type'] for c in self.constraints]}")
+                f"tile={self.layout.tile}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, constraints={[c.to_dict()['type'] for c in self.constraints]}")
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -106,21 +122,44 @@ class BrushstrokeParam(nn.Module):
         """Current valid actions (batch, tiles x strokes, 12), tiles in ``layout.order()``."""
         return C.apply(self.constraints, torch.sigmoid(self.raw))
 
-    def image(self, upto: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def image(self, upto: int | None = None, generator: torch.Generator | None = None,
+              mypaint: bool | None = None, draws: int = 1) -> torch.Tensor:
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile.
 
-        With a ``generator``, a stochastic painter paints one random draw of the strokes (MyPaint-like
-        brush jitter) instead of their expected shape; other painters ignore it.
+        With the real brush in the loop (``mypaint``, default: the param's setting) the pixels are MyPaint's
+        and the gradient the neural painter's; a ``generator`` draws the MyPaint seed. Without it, a
+        ``generator`` makes a stochastic painter paint one random draw of the strokes (MyPaint-like brush
+        jitter) instead of their expected shape; other painters ignore it. ``draws`` random draws (with a
+        ``generator``) come stacked draw by draw: (draws x batch, 3, H, W), one neural render serving all.
         """
+        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1 or (draws > 1 and generator is None):
+            raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
         acts = self.actions()
         layout, n = self.layout, self.strokes
-        alpha = self.painter(acts.reshape(-1, A.NUM_FIELDS), generator=generator)
-        alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
-        if upto is not None:
-            keep = (torch.arange(n, device=alpha.device) < upto).to(alpha)
-            alpha = alpha * keep.view(1, 1, n, 1, 1, 1)
+        flat = acts.reshape(-1, A.NUM_FIELDS)
+        if self.in_loop if mypaint is None else mypaint:
+            brush = self._loop_brush()
+            seeds = [self.brush_seed] if generator is None else torch.randint(
+                2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
+            strokes = flat.detach().cpu().numpy()
+            pending = [brush.submit(strokes, layout.tile, seed) for seed in seeds]
+            neural = self.painter(flat)
+            alphas = [straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
+                      for p in pending]
+        else:
+            alphas = [self.painter(flat, generator=generator) for _ in range(draws)]
         color = acts[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
-        return self.resize(composite(alpha, color, layout, self.background))
+        keep = None if upto is None else (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1)
+        pictures = []
+        for alpha in alphas:
+            alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
+            pictures.append(composite(alpha if keep is None else alpha * keep, color, layout, self.background))
+        return self.resize(torch.cat(pictures))
+
+    def _loop_brush(self) -> BrushInTheLoop:
+        if self.brush is None:                  # asked for by image(mypaint=True): the default brush, made once
+            self.brush = _brush(True, 0)
+        return self.brush
 
     def resize(self, canvas: torch.Tensor) -> torch.Tensor:
         """Resize a (batch, 3, height, width) canvas of this layout to the output size."""
@@ -150,6 +189,19 @@ class BrushstrokeParam(nn.Module):
                for b, a in enumerate(tqdm(acts, disable=not progress, desc="MyPaint"))]
         canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
         return self.resize(canvas)
+
+
+def _brush(mypaint, workers) -> BrushInTheLoop | None:
+    """The real brush of ``mypaint=`` (False, True, a brush name or a BrushInTheLoop), or None."""
+    if mypaint is False or mypaint is None:
+        return None
+    if isinstance(mypaint, BrushInTheLoop):
+        return mypaint
+    if mypaint is True:
+        mypaint = "classic/dry_brush"
+    if not isinstance(mypaint, str):
+        raise ValueError(f"mypaint must be True, False, a MyPaint brush name or a BrushInTheLoop, got {mypaint!r}")
+    return BrushInTheLoop(mypaint, workers)
 
 
 def _pair(value, name: str) -> tuple[int, int]:

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .. import actions as A
+
+MIN_SIZE, MAX_SIZE = 8, 2048   # canvas sides a painter may draw on (at_size)
 
 
 class Painter(nn.Module):
@@ -14,25 +17,47 @@ class Painter(nn.Module):
     order) and returns straight alpha (N, 1, size, size) in [0, 1], differentiable with respect to every
     field. Subclasses implement :meth:`paint` and :meth:`config`.
 
-    Attributes: ``size`` (canvas side in pixels), ``stochastic`` (whether ``forward`` can draw different
+    Attributes: ``size`` (canvas side in pixels; see :meth:`at_size`), ``resizable`` (whether the architecture
+    paints natively at any ``size``, given to the constructor), ``stochastic`` (whether ``forward`` can draw different
     strokes for one action; it then takes ``generator=``), ``action_space_version`` (the action space it
     was trained for) and ``card`` (the JSON card of loaded weights, or None).
     """
 
     name = "painter"
     stochastic = False
+    resizable = False
     action_space_version = A.ACTION_SPACE_VERSION
 
     def __init__(self, size: int = 64):
         super().__init__()
-        if size != A.REFERENCE_SIZE:
-            raise ValueError(f"painters draw on a {A.REFERENCE_SIZE}-px canvas; got size={size!r}")
+        if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
+            raise ValueError(f"size must be an integer number of pixels in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
+        if size != A.REFERENCE_SIZE and not self.resizable:
+            raise ValueError(f"{type(self).__name__} draws on a {A.REFERENCE_SIZE}-px canvas; got size={size!r} "
+                             "(use painter.at_size(size) for other canvases)")
         self.size = size
         self.card = None
 
     def config(self) -> dict:
         """Constructor keyword arguments that rebuild this architecture (stored in the card)."""
         return {"size": self.size}
+
+    def at_size(self, size: int) -> "Painter":
+        """This painter on a ``size``-px canvas (8–2048): the same strokes, scaled with the canvas (actions are
+        fractions of it and radii scale with it, as in MyPaint's :func:`strokeparam.actions.to_mypaint`).
+
+        A ``resizable`` painter paints natively at that size with the same weights; any other paints at its
+        own size and its strokes are resized bilinearly. Returns ``self`` when the size is already right.
+        """
+        if size == self.size:
+            return self
+        if not self.resizable:
+            return Resized(self, size)
+        ref = next(self.parameters(), torch.empty(0))
+        painter = type(self)(**dict(self.config(), size=size)).to(ref.device)
+        painter.load_state_dict(self.state_dict())
+        painter.card = self.card
+        return painter.train(self.training).requires_grad_(ref.requires_grad)
 
     def paint(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
@@ -59,3 +84,24 @@ class Painter(nn.Module):
 
     def extra_repr(self) -> str:
         return f"size={self.size}, stochastic={self.stochastic}"
+
+
+class Resized(Painter):
+    """A fixed-size painter whose strokes are resized bilinearly to ``size`` px (see :meth:`Painter.at_size`)."""
+
+    resizable = True
+
+    def __init__(self, painter: Painter, size: int):
+        super().__init__(size)
+        self.inner = painter
+        self.name, self.stochastic, self.card = painter.name, painter.stochastic, painter.card
+
+    def config(self) -> dict:
+        return dict(self.inner.config(), size=self.size)
+
+    def at_size(self, size: int) -> Painter:
+        return self.inner.at_size(size)
+
+    def paint(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        alpha = self.inner(actions, generator=generator)
+        return F.interpolate(alpha, size=(self.size, self.size), mode="bilinear", align_corners=False).clamp(0, 1)

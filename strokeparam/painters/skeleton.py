@@ -59,6 +59,7 @@ class SkeletonPainter(Painter):
     """Analytic Bezier rasterizer with a learned MyPaint dab model (the default painter)."""
 
     name = "skeleton"
+    resizable = True     # every length is in pixels of ``size``: the same weights paint any canvas
 
     def __init__(self, size: int = 64, dabs: int = 64, components: int = 2, hidden: int = 32,
                  jitter: float = 0.0, draw_gain: float = 1.0):

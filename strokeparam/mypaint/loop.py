@@ -1,0 +1,95 @@
+"""MyPaint in the optimization loop: what the real brush paints forward, the neural painter's gradient backward.
+
+:class:`BrushInTheLoop` renders each stroke's alpha with the real MyPaint (optionally in worker
+processes, overlapping the neural painter's work); :func:`straight_through` puts those pixels in the
+forward pass of a neural render while its gradient flows unchanged (Athalye et al.'s BPDA).
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+CHUNK = 32            # strokes per render job; chunk k of a seeded call uses a seed derived from (seed, k)
+MAX_WORKERS = 64
+
+
+def straight_through(neural: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """``real`` in the forward pass, the gradient of ``neural`` in the backward pass."""
+    return neural + (real.to(neural) - neural).detach()
+
+
+def chunk_seeds(seed: int, chunks: int) -> list[int]:
+    """The seed of each chunk of a call seeded with ``seed`` (independent of the number of workers)."""
+    return [int(s) for s in np.random.SeedSequence(int(seed)).generate_state(chunks, dtype=np.uint32)]
+
+
+_LOCAL = threading.local()
+
+
+def _render(brush: str, size: int, actions: np.ndarray, seed: int) -> np.ndarray:
+    """One chunk: per-stroke alpha (n, size, size) by a renderer cached per (brush, size) in this thread."""
+    from .renderer import MyPaintRenderer
+    cache = _LOCAL.__dict__.setdefault("renderers", {})
+    if (brush, size) not in cache:
+        cache[brush, size] = MyPaintRenderer(brush, size)
+    return cache[brush, size].render(actions, seed=seed)
+
+
+class BrushInTheLoop:
+    """Renders strokes with the real MyPaint for the forward pass of an optimization.
+
+    ``brush`` is a MyPaint brush name or .myb path (checked here); ``workers`` threads (0: the caller's)
+    render chunks of :data:`CHUNK` strokes; libmypaint runs without the GIL, so they run in parallel
+    with each other and with torch. A seeded call gives the same
+    pixels for any number of workers. :meth:`submit` starts a render and returns at once, so the caller
+    can compute the neural render meanwhile.
+    """
+
+    def __init__(self, brush: str = "classic/dry_brush", workers: int = 0):
+        from .renderer import MyPaintRenderer
+        if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or not 0 <= workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be an integer from 0 (this process) to {MAX_WORKERS}, got {workers!r}")
+        MyPaintRenderer(brush)                      # validates the brush before any worker sees it
+        self.brush, self.workers = brush, int(workers)
+        self._pool = None
+
+    def __repr__(self) -> str:
+        return f"BrushInTheLoop(brush={self.brush!r}, workers={self.workers})"
+
+    def submit(self, actions: np.ndarray, size: int, seed: int) -> "Future | np.ndarray":
+        """Start rendering ``actions`` (N, 12) on ``size``-px canvases with ``seed``; :meth:`result` waits."""
+        chunks = [actions[i:i + CHUNK] for i in range(0, len(actions), CHUNK)]
+        seeds = chunk_seeds(seed, len(chunks))
+        if self.workers == 0 or len(chunks) == 0:
+            return _join([_render(self.brush, size, c, s) for c, s in zip(chunks, seeds)], size)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mypaint")
+        return [self._pool.submit(_render, self.brush, size, c, s) for c, s in zip(chunks, seeds)]
+
+    @staticmethod
+    def result(pending, size: int) -> np.ndarray:
+        """The alpha (N, size, size) of a :meth:`submit`."""
+        if isinstance(pending, np.ndarray):
+            return pending
+        return _join([job.result() for job in pending], size)
+
+    def __call__(self, actions: np.ndarray, size: int, seed: int) -> np.ndarray:
+        return self.result(self.submit(actions, size, seed), size)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __getstate__(self):
+        return dict(self.__dict__, _pool=None)
+
+    def __del__(self):
+        self.close()
+
+
+def _join(parts: list, size: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros((0, size, size), np.float32)
