@@ -53,13 +53,22 @@ _non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
 _positive_float = _number(float, "a positive finite number", lambda v: 0 < v < float("inf"))
 
 
-def _pair(text: str):
-    """'N' → N, 'AxB' → (A, B), positive integers."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
+MAX_SIZE = 8192     # px: largest --size / --style-size side (MyPaintRenderer's MAX_CANVAS)
+MAX_GRID = 128      # largest --grid side: 128 tiles of 64 px is 8192 px
+
+
+def _pair(text: str, most: int = MAX_SIZE):
+    """'N' → N, 'AxB' → (A, B), integers in [1, most]."""
+    match = re.fullmatch(r"\s*(\d{1,9})\s*(?:[xX]\s*(\d{1,9})\s*)?", text)
     values = [int(v) for v in match.groups() if v is not None] if match else []
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"must be N or AxB with positive integers, e.g. 2 or 2x3, got {text!r}")
+    if not values or min(values) < 1 or max(values) > most:
+        raise argparse.ArgumentTypeError(f"must be N or AxB with integers in [1, {most}], e.g. 2 or 2x3, got {text!r}")
     return values[0] if len(values) == 1 else tuple(values)
+
+
+def _grid(text: str):
+    """A --grid: N or ROWSxCOLS tiles, at most MAX_GRID a side."""
+    return _pair(text, MAX_GRID)
 
 
 def _palette(text: str) -> list[str]:
@@ -147,7 +156,7 @@ def _common(parser, strokes: int, steps: int, size_help: str, lr: float = 0.05):
     parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimization steps (default {steps})")
     parser.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam learning rate (default {lr})")
     layout = parser.add_mutually_exclusive_group()
-    layout.add_argument("--grid", type=_pair, help="tiles of the painter's 64 px canvas: N or ROWSxCOLS (default 1)")
+    layout.add_argument("--grid", type=_grid, help="tiles of the painter's 64 px canvas: N or ROWSxCOLS (default 1)")
     layout.add_argument("--size", type=_pair, help=size_help)
     parser.add_argument("--overlap", type=_non_negative_int, default=8,
                         help="pixels neighbouring tiles share (default 8)")
