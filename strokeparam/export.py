@@ -49,19 +49,31 @@ def save_strokes(param, path) -> Path:
     return path
 
 
+MAX_STROKES_BYTES = 64 << 20      # a stroke JSON of 1000 tiles x 100 strokes x 4 paintings is ~60 MB
+MAX_SIZE = 8192                   # px: largest output side and layout canvas side (MyPaintRenderer's MAX_CANVAS)
+
+
 def load_strokes(source) -> dict:
     """Read a stroke JSON (path or dict) → dict with ``layout`` (Layout), ``actions`` (float32 tensor
-    (batch, strokes, 12)), ``size`` ((H, W)) and ``background``; raises ValueError on a bad file."""
+    (batch, strokes, 12)), ``size`` ((H, W)) and ``background``; raises ValueError on a bad file.
+
+    Bounds: the file holds at most :data:`MAX_STROKES_BYTES` bytes; ``size`` and the layout's canvas
+    (rows, cols, tile, overlap) are at most :data:`MAX_SIZE` px a side."""
     if isinstance(source, dict):
         doc, where = source, "stroke dict"
     else:
         where = str(source)
         try:
+            if Path(source).stat().st_size > MAX_STROKES_BYTES:
+                raise ValueError(f"{where} is {Path(source).stat().st_size} bytes; a stroke JSON has at most "
+                                 f"{MAX_STROKES_BYTES} bytes")
             doc = json.loads(Path(source).read_text())
         except FileNotFoundError:
             raise FileNotFoundError(f"stroke JSON {where} does not exist") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{where} is not a JSON file: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"{where} nests JSON too deeply to be a stroke file") from None
     if not isinstance(doc, dict) or doc.get("format") != STROKES_FORMAT:
         raise ValueError(f"{where} is not a strokeparam stroke file (format must be {STROKES_FORMAT!r})")
     if doc.get("version") != STROKES_VERSION or doc.get("action_space_version") != A.ACTION_SPACE_VERSION:
@@ -70,11 +82,22 @@ def load_strokes(source) -> dict:
                          f"{A.ACTION_SPACE_VERSION}")
     try:
         lay = doc["layout"]
+        for key in ("rows", "cols", "tile", "overlap"):
+            if (not isinstance(lay[key], (int, np.integer)) or isinstance(lay[key], bool)
+                    or not 0 <= lay[key] <= MAX_SIZE):
+                raise ValueError(f"layout.{key} must be an integer in [0, {MAX_SIZE}], got {lay[key]!r}")
         layout = Layout(lay["rows"], lay["cols"], lay["tile"], lay["overlap"])
+        if max(layout.height, layout.width) > MAX_SIZE:
+            raise ValueError(f"the layout's canvas is {layout.height}x{layout.width} px; at most {MAX_SIZE} px a side")
+        size = doc["size"]
+        if (not isinstance(size, (list, tuple)) or len(size) != 2
+                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE
+                           for v in size)):
+            raise ValueError(f"size must be [height, width] integers in [1, {MAX_SIZE}], got {str(size)[:60]}")
+        size = (int(size[0]), int(size[1]))
         paintings = np.asarray(doc["paintings"], dtype=np.float64)
-        size = tuple(int(v) for v in doc["size"])
         background = [float(c) for c in doc["background"]]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{where} is malformed: {exc}") from None
     if paintings.ndim != 3 or paintings.shape[1] % layout.tiles or paintings.shape[1] == 0:
         raise ValueError(f"{where}: paintings must be (batch, tiles x strokes, 12) with {layout.tiles} tiles, "
