@@ -14,6 +14,15 @@ from .base import Painter
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MAX_WEIGHTS_BYTES = 15 * 2 ** 20
+# Upper bounds of a card's architecture integers, checked before the painter is built: 16x the shipped
+# painters' values (dabs 64, components 2, hidden 32, dim 8, noise_dim 8, latent 64, width 16); any other
+# integer at most MAX_CARD_INT. A card with dabs=10**8 would otherwise allocate 400 MB at build and
+# terabytes at the first forward. The built painter's parameters and buffers must also fit
+# MAX_CARD_BYTES, estimated on torch's meta device (no memory) before the real build.
+CARD_LIMITS = {"dabs": 1024, "components": 32, "hidden": 512, "dim": 128, "noise_dim": 128, "latent": 1024,
+               "width": 256}
+MAX_CARD_INT = 2048
+MAX_CARD_BYTES = 4 * MAX_WEIGHTS_BYTES
 
 
 def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
@@ -112,6 +121,7 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
         raise ValueError(f"{path} was trained for action space version {card.get('action_space_version')!r}; "
                          f"this strokeparam uses version {A.ACTION_SPACE_VERSION}")
     config = dict(arch["config"])
+    _check_dimensions(path, arch["name"], config)
     for key, value in (overrides or {}).items():
         if key in config and config[key] != value:
             raise ValueError(f"{path} holds a painter with {key}={config[key]!r}, not {value!r}; "
@@ -131,3 +141,30 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
                          f"{' '.join(first[:3])}") from None
     painter.card = card
     return painter
+
+
+def _check_dimensions(path, name: str, config: dict) -> None:
+    """Refuse card integers past CARD_LIMITS / MAX_CARD_INT, non-finite floats, and an architecture whose
+    parameters and buffers (built on the meta device, which allocates nothing) pass MAX_CARD_BYTES."""
+    import itertools
+    import math
+
+    from .registry import painter_class
+    for key, value in config.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            most = CARD_LIMITS.get(key, MAX_CARD_INT)
+            if not 0 <= value <= most:
+                raise ValueError(f"{path}: architecture.config.{key} must be an integer in [0, {most}], got {value}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{path}: architecture.config.{key} must be finite, got {value}")
+    try:
+        with torch.device("meta"):
+            probe = painter_class(name)(**config)
+    except (TypeError, ValueError, KeyError, RuntimeError, NotImplementedError):
+        return                                  # the real build below reports a bad config
+    nbytes = sum(t.numel() * t.element_size() for t in itertools.chain(probe.parameters(), probe.buffers()))
+    if nbytes > MAX_CARD_BYTES:
+        raise ValueError(f"{path}: the card's {name!r} architecture needs {nbytes / 2 ** 20:.0f} MB of parameters "
+                         f"and buffers; a painter card allows at most {MAX_CARD_BYTES / 2 ** 20:.0f} MB")
