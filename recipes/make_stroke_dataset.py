@@ -18,6 +18,9 @@ from strokeparam.data import SHARD_FORMAT, atomic_write_bytes, read_json, render
 from strokeparam.locks import FolderLock, FolderLockedError
 
 
+MAX_NUM = 10 ** 8      # strokes: 24,415 shards of 4096, ~400 GB of 64 px alpha (--num 10**12 stalled listing shards)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -32,6 +35,8 @@ def main(argv=None) -> int:
     for name in ("num", "shard_size", "workers"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.num > MAX_NUM:
+        p.error(f"--num must be in [1, {MAX_NUM}] strokes, got {args.num}")
     if args.seed < 0:
         p.error("--seed must be >= 0")
 
