@@ -5,7 +5,8 @@
     python bench/param_speed.py --quick    # a fast look
 
 1. Seconds per render_vis step with tf_efficientnet_lite0 and "labels:388": BrushstrokeParam(strokes=30,
-   grid=1, size=224) against Lucent's ``param.image(224)``, both through strokeparam.render_vis (same loop,
+   grid=1, size=224) against Lucent's ``param.image(224)`` and the same param with the real brush in the
+   loop (``mypaint=True``: MyPaint renders every stroke of every step; in this thread or one worker), both through strokeparam.render_vis (same loop,
    transforms and model), interleaved; Lucent's own render_vis for reference. Target: ratio <= 1.25.
 2. Scaling: total strokes x canvas px, one step = forward + backward of the image and ``image.mean()``
    plus an Adam step (no classifier), each configuration in its own process so peak RSS does not mix;
@@ -72,6 +73,10 @@ def side_by_side(steps: int, repeats: int) -> str:
         "BrushstrokeParam(strokes=30, grid=1, size=224)":
             lambda: BrushstrokeParam(strokes=30, grid=1, size=224, painter=paint, seed=0),
         "lucent param.image(224)": lambda: (lambda: lucent_param.image(224)),
+        "... mypaint=True (real brush forward)":
+            lambda: BrushstrokeParam(strokes=30, grid=1, size=224, painter=paint, seed=0, mypaint=True),
+        "... mypaint=True, workers=1":
+            lambda: BrushstrokeParam(strokes=30, grid=1, size=224, painter=paint, seed=0, mypaint=True, workers=1),
     }
 
     stamps = []
@@ -100,11 +105,13 @@ def side_by_side(steps: int, repeats: int) -> str:
     lines = ["| param | s/step, strokeparam.render_vis | CPU s/step | s/step, Lucent's render_vis |",
              "|---|---:|---:|---:|"]
     lines += [f"| {name} | {wall[name]:.3f} | {cpu[name]:.3f} | {lucent_own[name]:.3f} |" for name in params]
-    (brush, image), (brush_cpu, image_cpu) = wall.values(), cpu.values()
+    (brush, image, *_), (brush_cpu, image_cpu, *_) = wall.values(), cpu.values()
     verdict = "meets" if brush / image <= RATIO_TARGET else "misses"
     lines.append(f"\nratio BrushstrokeParam / Lucent image = **{brush / image:.2f}** wall, "
                  f"{brush_cpu / image_cpu:.2f} CPU time ({verdict} the target <= {RATIO_TARGET}; median of "
                  f"{repeats} x {steps} steps; 30 strokes on one 64-px tile, shown at 224 px)")
+    real = [name for name in params if "mypaint" in name]
+    lines += [f"- {name}: {wall[name] / brush:.2f} x the neural-only step" for name in real]
     return "\n".join(lines)
 
 

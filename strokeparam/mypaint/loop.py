@@ -17,8 +17,8 @@ MAX_WORKERS = 64
 
 
 def straight_through(neural: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """``real`` in the forward pass, the gradient of ``neural`` in the backward pass."""
-    return neural + (real.to(neural) - neural).detach()
+    """``real`` in the forward pass (exactly), the gradient of ``neural`` in the backward pass."""
+    return real.to(neural) + (neural - neural.detach())
 
 
 def chunk_seeds(seed: int, chunks: int) -> list[int]:
@@ -50,11 +50,11 @@ class BrushInTheLoop:
 
     def __init__(self, brush: str = "classic/dry_brush", workers: int = 0):
         from .renderer import MyPaintRenderer
+        self._pool = None
         if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or not 0 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be an integer from 0 (this process) to {MAX_WORKERS}, got {workers!r}")
         MyPaintRenderer(brush)                      # validates the brush before any worker sees it
         self.brush, self.workers = brush, int(workers)
-        self._pool = None
 
     def __repr__(self) -> str:
         return f"BrushInTheLoop(brush={self.brush!r}, workers={self.workers})"

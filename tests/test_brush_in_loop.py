@@ -1,0 +1,127 @@
+"""The real brush in the loop (straight-through MyPaint) and painters at any tile size."""
+import numpy as np
+import pytest
+import torch
+
+from strokeparam import BrushstrokeParam, create_painter, render_vis
+from strokeparam.canvas import composite
+from strokeparam.mypaint import MyPaintRenderer
+from strokeparam.mypaint.loop import CHUNK, BrushInTheLoop, chunk_seeds, straight_through
+from strokeparam.painters.base import Resized
+
+
+def test_straight_through_forward_is_real_backward_is_neural():
+    x = torch.tensor([0.2, 0.7], requires_grad=True)
+    neural = x ** 2
+    out = straight_through(neural, torch.tensor([0.9, 0.1]))
+    assert torch.equal(out.detach(), torch.tensor([0.9, 0.1]))
+    out.sum().backward()
+    assert torch.allclose(x.grad, 2 * x.detach())
+
+
+def test_brush_renders_what_mypaint_paints_for_any_number_of_workers():
+    acts = np.random.default_rng(0).uniform(0.1, 0.9, (CHUNK + 5, 12)).astype(np.float32)
+    alone, pooled = BrushInTheLoop(), BrushInTheLoop(workers=2)
+    a, b = alone(acts, 64, seed=7), pooled(acts, 64, seed=7)
+    pooled.close()
+    assert a.shape == (CHUNK + 5, 64, 64) and np.array_equal(a, b)
+    first, second = chunk_seeds(7, 2)
+    renderer = MyPaintRenderer(size=64)
+    assert np.array_equal(a[:CHUNK], renderer.render(acts[:CHUNK], seed=first))
+    assert np.array_equal(a[CHUNK:], renderer.render(acts[CHUNK:], seed=second))
+    assert not np.array_equal(a, alone(acts, 64, seed=8))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, 10 ** 6])
+def test_brush_checks_workers(bad):
+    with pytest.raises(ValueError, match="workers"):
+        BrushInTheLoop(workers=bad)
+
+
+def test_param_with_mypaint_composites_mypaint_strokes_with_the_painters_gradient(painter):
+    param = BrushstrokeParam(strokes=5, painter=painter, seed=3, mypaint=True)
+    image = param.image()
+    acts = param.actions().detach()
+    real = MyPaintRenderer(size=64).render(acts[0].numpy(), seed=chunk_seeds(3, 1)[0])
+    expected = composite(torch.from_numpy(real).view(1, 1, 5, 1, 64, 64), acts[..., 3:6].view(1, 1, 5, 3),
+                         param.layout, param.background)
+    assert torch.allclose(image, expected, atol=1e-6)
+    assert torch.equal(image, param.image())                            # seeded: repeats
+    neural = param.image(mypaint=False)
+    assert (image - neural).abs().mean() > 1e-3
+    image.mean().backward()
+    grad_real, param.raw.grad = param.raw.grad.clone(), None
+    neural.mean().backward()                                            # same graph through the painter
+    assert grad_real.abs().sum() > 0 and not torch.equal(grad_real, param.raw.grad)
+    draws = param.image(generator=torch.Generator().manual_seed(0), draws=3)
+    assert draws.shape == (3, 3, 64, 64) and not torch.equal(draws[0], draws[1])
+    again = param.image(generator=torch.Generator().manual_seed(0), draws=3)
+    assert torch.equal(draws, again)
+
+
+def test_draws_need_a_generator(painter):
+    param = BrushstrokeParam(strokes=2, painter=painter, seed=0)
+    with pytest.raises(ValueError, match="draws"):
+        param.image(draws=2)
+
+
+def test_mypaint_option_is_checked(painter):
+    with pytest.raises(ValueError, match="mypaint"):
+        BrushstrokeParam(strokes=2, painter=painter, mypaint=3)
+    with pytest.raises(KeyError, match="unknown brush"):
+        BrushstrokeParam(strokes=2, painter=painter, mypaint="no/such_brush")
+
+
+def test_render_vis_with_mypaint_in_the_loop_raises_the_class_logit(model, painter):
+    param = BrushstrokeParam(strokes=8, painter=painter, seed=0, mypaint=True)
+    first, last = render_vis(model, "labels:388", param=param, thresholds=(0, 10), transforms=[],
+                             progress=False, seed=0)
+    with torch.no_grad():
+        logits = [model(torch.from_numpy(x).permute(0, 3, 1, 2))[0, 388].item() for x in (first, last)]
+    assert logits[1] > logits[0] + 0.5
+
+
+def test_lucent_render_vis_takes_the_param_with_mypaint(model, painter):
+    render = pytest.importorskip("lucent.optvis.render")
+    from strokeparam.compat import patch_lucent
+    patch_lucent()
+    param = BrushstrokeParam(strokes=4, painter=painter, seed=0, mypaint=True)
+    (image,) = render.render_vis(model, "labels:388", param_f=param, thresholds=(2,), preprocess=False,
+                                 progress=False, show_image=False)
+    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all()
+
+
+def test_skeleton_paints_natively_at_any_size():
+    painter = create_painter()
+    big = painter.at_size(128)
+    assert type(big) is type(painter) and big.size == 128 and painter.at_size(64) is painter
+    acts = torch.from_numpy(np.random.default_rng(1).uniform(0.1, 0.9, (40, 12)).astype(np.float32))
+    with torch.no_grad():
+        small, large = painter(acts)[:, 0], big(acts)[:, 0]
+    assert large.shape == (40, 128, 128)
+    down = torch.nn.functional.avg_pool2d(large[:, None], 2)[:, 0]
+    assert (down - small).abs().mean() < 0.02                          # the same strokes, scaled
+    real = MyPaintRenderer(size=128).render(acts.numpy(), seed=0)
+    other = MyPaintRenderer(size=128).render(acts.numpy(), seed=1)
+    assert np.abs(large.numpy() - real).mean() < np.abs(other - real).mean()   # within MyPaint's own noise
+
+
+def test_fixed_size_painters_are_resized():
+    gan = create_painter("gan", pretrained=False)
+    big = gan.at_size(96)
+    assert isinstance(big, Resized) and big.size == 96 and big.at_size(64) is gan
+    with torch.no_grad():
+        assert big(torch.full((2, 12), 0.5)).shape == (2, 1, 96, 96)
+    with pytest.raises(ValueError, match="at_size"):
+        type(gan)(size=96)
+    with pytest.raises(ValueError, match="size"):
+        gan.at_size(4)
+
+
+def test_param_tile_paints_the_layout_at_that_size_and_mypaint_repaints_it(painter):
+    param = BrushstrokeParam(strokes=6, grid=2, tile=96, overlap=16, painter=painter, seed=0)
+    assert param.layout.tile == 96 and param.painter.size == 96
+    assert param.image().shape == (1, 3, 176, 176)
+    assert param.to_mypaint(seed=0).shape == (1, 3, 176, 176)
+    with pytest.raises(ValueError, match="tile"):
+        BrushstrokeParam(strokes=2, tile=4, painter=painter)
