@@ -35,11 +35,51 @@ class Rectangle(ctypes.Structure):
     _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_int), ("width", ctypes.c_int), ("height", ctypes.c_int)]
 
 
+class SettingInfo(ctypes.Structure):
+    """MyPaintBrushSettingInfo (mypaint-brush-settings.h)."""
+    _fields_ = [("cname", ctypes.c_char_p), ("name", ctypes.c_char_p), ("constant", ctypes.c_int),
+                ("min", ctypes.c_float), ("default", ctypes.c_float), ("max", ctypes.c_float),
+                ("tooltip", ctypes.c_char_p)]
+
+
+class InputInfo(ctypes.Structure):
+    """MyPaintBrushInputInfo (mypaint-brush-settings.h)."""
+    _fields_ = [("cname", ctypes.c_char_p), ("hard_min", ctypes.c_float), ("soft_min", ctypes.c_float),
+                ("normal", ctypes.c_float), ("soft_max", ctypes.c_float), ("hard_max", ctypes.c_float),
+                ("name", ctypes.c_char_p), ("tooltip", ctypes.c_char_p)]
+
+
+# Candidate names of brush settings and inputs (libmypaint 1.6, in its id order). libmypaint has no count
+# function and mypaint_brush_setting_info(id) aborts on an id past its own count, so ids are only ever
+# taken from mypaint_brush_*_from_cname, which scans within the library's bounds; what a name means
+# (its id, range, whether it is constant) always comes from the loaded library.
+SETTING_NAMES = (
+    "opaque", "opaque_multiply", "opaque_linearize", "radius_logarithmic", "hardness", "anti_aliasing",
+    "dabs_per_basic_radius", "dabs_per_actual_radius", "dabs_per_second", "radius_by_random",
+    "speed1_slowness", "speed2_slowness", "speed1_gamma", "speed2_gamma", "offset_by_random", "offset_by_speed",
+    "offset_by_speed_slowness", "slow_tracking", "slow_tracking_per_dab", "tracking_noise", "color_h",
+    "color_s", "color_v", "restore_color", "change_color_h", "change_color_l", "change_color_hsl_s",
+    "change_color_v", "change_color_hsv_s", "smudge", "smudge_length", "smudge_radius_log", "eraser",
+    "stroke_threshold", "stroke_duration_logarithmic", "stroke_holdtime", "custom_input",
+    "custom_input_slowness", "elliptical_dab_ratio", "elliptical_dab_angle", "direction_filter", "lock_alpha",
+    "colorize", "snap_to_pixel", "pressure_gain_log", "gridmap_scale", "gridmap_scale_x", "gridmap_scale_y",
+    "smudge_length_log", "smudge_bucket", "smudge_transparency", "offset_y", "offset_x", "offset_angle",
+    "offset_angle_asc", "offset_angle_view", "offset_angle_2", "offset_angle_2_asc", "offset_angle_2_view",
+    "offset_angle_adj", "offset_multiplier", "posterize", "posterize_num", "paint_mode")
+INPUT_NAMES = (
+    "pressure", "speed1", "speed2", "random", "stroke", "direction", "tilt_declination", "tilt_ascension",
+    "custom", "direction_angle", "attack_angle", "tilt_declinationx", "tilt_declinationy", "gridmap_x",
+    "gridmap_y", "viewzoom", "barrel_rotation", "brush_radius")
+
+
 _SIGNATURES = {
     "mypaint_brush_new": (ctypes.c_void_p, []),
     "mypaint_brush_unref": (None, [ctypes.c_void_p]),
     "mypaint_brush_from_string": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
     "mypaint_brush_setting_from_cname": (ctypes.c_int, [ctypes.c_char_p]),
+    "mypaint_brush_input_from_cname": (ctypes.c_int, [ctypes.c_char_p]),
+    "mypaint_brush_setting_info": (ctypes.POINTER(SettingInfo), [ctypes.c_int]),
+    "mypaint_brush_input_info": (ctypes.POINTER(InputInfo), [ctypes.c_int]),
     "mypaint_brush_set_base_value": (None, [ctypes.c_void_p, ctypes.c_int, ctypes.c_float]),
     "mypaint_brush_get_base_value": (ctypes.c_float, [ctypes.c_void_p, ctypes.c_int]),
     "mypaint_brush_set_state": (None, [ctypes.c_void_p, ctypes.c_int, ctypes.c_float]),
@@ -96,20 +136,53 @@ def list_brushes() -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def brush_json(name: str) -> bytes:
-    """The .myb bytes of a brush given as "group/name" or a path to a .myb file."""
-    if not isinstance(name, (str, os.PathLike)):
+    """The checked .myb of a brush given as "group/name" or a path to a .myb file, re-serialized.
+
+    The file is validated by :func:`strokeparam.mypaint.brushfile.check_brush` (libmypaint's own
+    ranges, curve rules and safety limits; ValueError naming the field otherwise) and libmypaint is
+    handed the canonical JSON of what was checked, never the raw bytes.
+    """
+    from .brushfile import check_brush, read_brush_bytes
+    if not isinstance(name, (str, os.PathLike)) or isinstance(name, str) and ("\0" in name or not name):
         raise ValueError(f"brush must be a name like 'classic/dry_brush' or a .myb path, got {name!r}")
     path = Path(name)
     if path.suffix == ".myb" and path.is_file():
-        return path.read_bytes()
+        return check_brush(read_brush_bytes(path), str(path))
+    if path.suffix == ".myb":
+        raise FileNotFoundError(f"brush file {str(path)!r} does not exist")
     for root in brush_dirs():
         candidate = root / f"{name}.myb"
         if candidate.is_file():
-            return candidate.read_bytes()
+            return check_brush(read_brush_bytes(candidate), str(name))
     available = list_brushes()
     if not available:
         raise MyPaintNotFound(f"no MyPaint brushes are installed; {INSTALL_HINT}")
     raise KeyError(f"unknown brush {name!r}; available brushes: {', '.join(available)}")
+
+
+@lru_cache(maxsize=None)
+def setting_infos() -> dict:
+    """{cname: (id, min, default, max, constant)} of every brush setting the loaded libmypaint knows."""
+    lib, out = library(), {}
+    for cname in SETTING_NAMES:
+        sid = lib.mypaint_brush_setting_from_cname(cname.encode())
+        if sid >= 0:
+            info = lib.mypaint_brush_setting_info(sid).contents
+            out[cname] = (sid, float(info.min), float(info.default), float(info.max), bool(info.constant))
+    return out
+
+
+@lru_cache(maxsize=None)
+def input_infos() -> dict:
+    """{cname: (id, hard_min, soft_min, soft_max, hard_max)} of every brush input the loaded libmypaint knows."""
+    lib, out = library(), {}
+    for cname in INPUT_NAMES:
+        iid = lib.mypaint_brush_input_from_cname(cname.encode())
+        if iid >= 0:
+            info = lib.mypaint_brush_input_info(iid).contents
+            out[cname] = (iid, float(info.hard_min), float(info.soft_min),
+                           float(info.soft_max), float(info.hard_max))
+    return out
 
 
 @lru_cache(maxsize=None)

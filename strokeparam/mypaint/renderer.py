@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import colorsys
 import ctypes
+import json
 import math
 
 import numpy as np
 
 from .. import actions as A
-from . import _lib
+from . import _lib, brushfile
 
 POINTS_PER_STROKE = 50        # stroke_to calls along the Bezier
 STROKE_SECONDS = 1.0          # simulated duration of one stroke (drives MyPaint's speed inputs)
 MAX_WARMUP = 1024             # seeds advance the brush's RNG by one of this many idle detours
 WARMUP_STEP = 0.25            # pixels of detour per warm-up unit
-MAX_CANVAS = 8192
+MAX_CANVAS = 8192             # px: largest canvas side and tile (its surface is 8192^2 x 8 bytes = 512 MB)
 
 
 class _Surface:
@@ -82,7 +83,9 @@ class MyPaintRenderer:
             raise ValueError(f"size must be an integer number of pixels in [8, {MAX_CANVAS}], got {size!r}")
         self.brush = brush
         self.size = int(size)
-        self._json = _lib.brush_json(brush)
+        self._json = _lib.brush_json(brush)            # checked by brushfile before libmypaint sees it
+        self._profile = brushfile.profile(json.loads(self._json))
+        self._check_canvas(self.size, self.size)
         self._lib = _lib.library()
         self._ids = {name: _lib.setting_id(name)
                      for name in ("radius_logarithmic", "color_h", "color_s", "color_v")}
@@ -91,6 +94,16 @@ class MyPaintRenderer:
 
     def __repr__(self) -> str:
         return f"MyPaintRenderer(brush={self.brush!r}, size={self.size})"
+
+    def _check_canvas(self, side: int, extent: int) -> None:
+        """Refuse this brush on a canvas ``extent`` px wide with strokes scaled to ``side`` px where its
+        offsets or its estimated time per stroke pass brushfile's limits."""
+        radii = (float(A.radius_pixels(0.0, side)), float(A.radius_pixels(1.0, side)))
+        detour = MAX_WARMUP * WARMUP_STEP
+        length = 2.0 * math.sqrt(2.0) * side + detour               # Bezier within its square, plus warm-up
+        speed = max(2.0 * math.sqrt(2.0) * side / STROKE_SECONDS, detour / 0.01)
+        brushfile.check_canvas(self._profile, str(self.brush), side, extent, detour, radii, length,
+                               STROKE_SECONDS + 0.02, speed)
 
     def _check_brush(self) -> None:
         brush = self._lib.mypaint_brush_new()
@@ -180,22 +193,34 @@ class MyPaintRenderer:
             return layer
         return layer[..., :3] + (1.0 - layer[..., 3:]) * bg
 
-    @staticmethod
-    def _specs(acts: np.ndarray, height: int, width: int, origins, tile) -> list:
+    def _specs(self, acts: np.ndarray, height: int, width: int, origins, tile) -> list:
         if (origins is None) != (tile is None):
             raise ValueError("origins and tile go together: pass both or neither")
         if tile is None:
             side = min(height, width)
+            self._check_canvas(side, max(height, width))
             stretch = np.array([width / side, height / side])
             specs = [A.to_mypaint(a, side) for a in acts]
             return [A.StrokeSpec(s.points * stretch, s.pressures, s.radius, s.color) for s in specs]
-        if not isinstance(tile, (int, np.integer)) or tile < 8:
-            raise ValueError(f"tile must be an integer >= 8 pixels, got {tile!r}")
-        origins = np.asarray(origins, dtype=np.float64)
+        if (not isinstance(tile, (int, np.integer)) or isinstance(tile, bool)
+                or not 8 <= tile <= min(height, width, MAX_CANVAS)):
+            raise ValueError(f"tile must be an integer number of pixels in [8, {min(height, width)}] (at most "
+                             f"the canvas's shorter side {min(height, width)}), got {tile!r}")
+        tile = int(tile)
+        try:
+            origins = np.asarray(origins, dtype=np.float64)
+        except (TypeError, ValueError):
+            origins = np.full((0,), np.nan)
         if origins.shape != (len(acts), 2) or not np.all(np.isfinite(origins)):
             raise ValueError(f"origins must be finite (top, left) pixels of shape ({len(acts)}, 2), "
                              f"got shape {origins.shape}")
-        specs = [A.to_mypaint(a, int(tile)) for a in acts]
+        top, left = origins[:, 0], origins[:, 1]
+        if len(acts) and (top.min() < -tile or top.max() > height or left.min() < -tile or left.max() > width):
+            raise ValueError(f"origins must keep each {tile} px tile on the {height}x{width} canvas: top in "
+                             f"[{-tile}, {height}] and left in [{-tile}, {width}], got top in "
+                             f"[{top.min():g}, {top.max():g}] and left in [{left.min():g}, {left.max():g}]")
+        self._check_canvas(tile, max(height, width))
+        specs = [A.to_mypaint(a, tile) for a in acts]
         return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
 
 
