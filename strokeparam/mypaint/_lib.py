@@ -134,13 +134,13 @@ def list_brushes() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-@lru_cache(maxsize=None)
 def brush_json(name: str) -> bytes:
     """The checked .myb of a brush given as "group/name" or a path to a .myb file, re-serialized.
 
     The file is validated by :func:`strokeparam.mypaint.brushfile.check_brush` (libmypaint's own
     ranges, curve rules and safety limits; ValueError naming the field otherwise) and libmypaint is
-    handed the canonical JSON of what was checked, never the raw bytes.
+    handed the canonical JSON of what was checked, never the raw bytes. A path is read and checked
+    on every call; an installed brush once.
     """
     from .brushfile import check_brush, read_brush_bytes
     if not isinstance(name, (str, os.PathLike)) or isinstance(name, str) and ("\0" in name or not name):
@@ -150,6 +150,12 @@ def brush_json(name: str) -> bytes:
         return check_brush(read_brush_bytes(path), str(path))
     if path.suffix == ".myb":
         raise FileNotFoundError(f"brush file {str(path)!r} does not exist")
+    return _installed_brush_json(str(name))
+
+
+@lru_cache(maxsize=None)
+def _installed_brush_json(name: str) -> bytes:
+    from .brushfile import check_brush, read_brush_bytes
     for root in brush_dirs():
         candidate = root / f"{name}.myb"
         if candidate.is_file():

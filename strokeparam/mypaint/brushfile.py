@@ -12,7 +12,9 @@ the farthest dab). :func:`check_brush` accepts a file only if
   ``mypaint_brush_setting_info``), an object with exactly ``base_value`` and ``inputs``;
 - ``base_value`` is a finite number within libmypaint's ``[min, max]`` for that setting, and within
   :data:`SAFE_BASE_MAX` for the settings that set how many dabs a stroke makes;
-- ``inputs`` maps input names the library knows to curves of :data:`MIN_CURVE_POINTS` to
+- ``inputs`` maps input names the library knows (curves on the inputs of libmypaint 2 in
+  :data:`NEWER_INPUTS`, which libmypaint 1.6 skips with a warning, are dropped) to curves of
+  :data:`MIN_CURVE_POINTS` to
   :data:`MAX_CURVE_POINTS` ``[x, y]`` points of finite numbers, x never decreasing (libmypaint's own
   rule; shipped brushes repeat an x for steps), x within the input's range (:func:`input_range`) and
   ``|y|`` at most the setting's span ``max - min`` (MyPaint's curve editor's limit);
@@ -23,12 +25,13 @@ the farthest dab). :func:`check_brush` accepts a file only if
 
 Everything else raises ValueError naming the file, the field and the allowed range. libmypaint is then
 handed the canonical JSON of what was checked, never the raw bytes, so its parser cannot read something
-else. All 373 brushes of mypaint-brushes 2.0 pass except 12 whose curves use the ``surfacemap_x``/
-``surfacemap_y`` inputs of libmypaint 2, which libmypaint 1.6 aborts on.
+else. All 373 brushes of mypaint-brushes 2.0 pass (12 of them lose curves on libmypaint 2's
+``surfacemap_x``/``surfacemap_y``, as they do in libmypaint 1.6 itself).
 
 What libmypaint's work then depends on also depends on the canvas, so :func:`check_canvas` (called by
 the renderer for each canvas) bounds how far from the stroke the offset settings throw a dab
-(:data:`MAX_DAB_COORDINATE`) and a pessimistic estimate of the time per stroke (:data:`MAX_STROKE_SECONDS`).
+(:data:`MAX_DAB_COORDINATE`) and pessimistic estimates of the time and queued memory per stroke
+(:data:`MAX_STROKE_SECONDS`, :data:`MAX_STROKE_OPERATIONS`).
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ BRUSH_VERSION = 3                 # the only .myb version libmypaint 1.6 reads
 MAX_BRUSH_BYTES = 1 << 20         # shipped brushes are at most 26 kB
 MIN_CURVE_POINTS = 2              # libmypaint asserts n != 1 (and empty curves mean nothing)
 MAX_CURVE_POINTS = 64             # libmypaint's fixed control-point arrays
+NEWER_INPUTS = ("surfacemap_x", "surfacemap_y")   # libmypaint 2 inputs: dropped where this library lacks them
 INPUT_X_LIMIT = 1000.0            # |x| bound for inputs libmypaint leaves unbounded (pressure, speed, custom)
 # Tighter upper limits than libmypaint's (200 each) for the settings that set the number of dabs per stroke.
 # Time grows linearly with them; trials, 5 strokes with classic/dry_brush: dabs_per_actual_radius 200 takes
@@ -53,25 +57,32 @@ INPUT_X_LIMIT = 1000.0            # |x| bound for inputs libmypaint leaves unbou
 SAFE_BASE_MAX = {"dabs_per_basic_radius": 50.0, "dabs_per_actual_radius": 50.0, "dabs_per_second": 100.0}
 CURVE_GAIN = 100.0                # a curve's values stay within ±CURVE_GAIN x its setting's span (shipped: 61)
 # Bounds on a setting's value with its curves added, where more makes libmypaint paint for minutes (trials on
-# a 64 px canvas): radius_by_random 1.5 takes 0.13 s, 3 takes 6.4 s and 5 hangs; elliptical_dab_ratio 100
-# takes 0.6 s, 1000 11 s and 1e4 hangs; snap_to_pixel 1e4 hangs and 1e6 segfaults. Shipped brushes reach at
-# most 1.5, 47.5 and 1.
-EFFECTIVE_LIMITS = {"radius_by_random": (-1.5, 1.5), "elliptical_dab_ratio": (-50.0, 50.0),
+# a 64 px canvas, 5 strokes): radius_by_random 1.5 takes 0.13 s, 2 takes 0.14 s (4.5 s on 1024 px), 3 takes
+# 6.4 s and 5 hangs; elliptical_dab_ratio 100 takes 0.6 s, 1000 11 s and 1e4 hangs; snap_to_pixel 1e4 hangs
+# and 1e6 segfaults. Shipped brushes reach at most 1.76, 47.5 and 1.
+EFFECTIVE_LIMITS = {"radius_by_random": (-2.0, 2.0), "elliptical_dab_ratio": (-50.0, 50.0),
                     "snap_to_pixel": (0.0, 1.0)}
 # px: libmypaint's operation queue keeps a tile map covering every tile index a dab touched, 16 bytes x
 # (2 x that index, rounded up to 10 x 2^k)^2: 26 MB for 32768 px. offset_by_random 1000 (dabs up to 26000 px
 # away) paints in 0.04 s; 1e4 (260000 px) segfaults under a 1.5 GB limit.
 MAX_DAB_COORDINATE = 32768
-MAX_STROKE_SPEED = 1e5            # px/s: above any stroke MyPaintRenderer draws (its warm-up detour is 25600)
+MAX_STROKE_SPEED = 3e4            # px/s: above any stroke MyPaintRenderer draws (warm-up 25600, 8192 px Bezier 23200)
 RADIUS_LOG_DOMAIN = (-3.0, 7.0)   # log of the radii MyPaintRenderer sets (8 px to 8192 px canvases)
 OFFSET_SETTINGS = ("offset_x", "offset_y", "offset_angle", "offset_angle_asc", "offset_angle_view",
                    "offset_angle_2", "offset_angle_2_asc", "offset_angle_2_view")
 CUSTOM_DOMAIN = (-15.0, 15.0)     # libmypaint's custom_input range [-5, 5] widened by its span
 ACTUAL_RADIUS_MIN, ACTUAL_RADIUS_MAX = 0.2, 1000.0   # libmypaint clamps every dab radius to these
-# Estimated worst case per stroke (stroke_seconds). Shipped brushes estimate at most 81 s with 64 px strokes
-# and 41 s with 1024 px ones (measured: under 0.1 s and 2.2 s); brushes that hang libmypaint estimate 160 s
-# (64 px) to 1900 s; the slowest accepted hostile brush measured 10 s per 1024 px stroke.
-MAX_STROKE_SECONDS = 120.0
+# Estimated worst case per stroke (stroke_work). Shipped brushes estimate at most 47 s with 64 px strokes and
+# 41 s with 1024 px ones (measured: under 0.1 s and 2.2 s); dabs_per_second 100 with radius curves of +8
+# (1000 px dabs) estimates 78 to 163 s and measured 10 s per 1024 px stroke; dabs_per_basic_radius 50 with
+# them hangs (> 30 s per 64 px stroke).
+MAX_STROKE_SECONDS = 60.0
+# libmypaint queues every dab's operation on each tile it touches until the stroke ends (measured: ~200 bytes
+# each); dabs_per_actual_radius 50 with an elliptical ratio of 46 and 0.2 px dabs segfaults on a 1024 px
+# canvas under a 1.5 GB limit (3.6e7 dabs). Shipped brushes estimate at most 1.9e6 with 64 px strokes, 3e6
+# with 256 px ones; with 1024 px strokes tanda/acrylic-03-paint (1.1e7) is refused.
+MAX_STROKE_OPERATIONS = 4e6
+OPERATION_BYTES = 200
 DAB_SECONDS = 4e-6                # measured: libmypaint's time per dab (small dabs, this machine's 2 cores)
 PIXEL_SECONDS = 1.5e-8            # measured: its time per px^2 of a dab's bounding box
 RAND_GAUSS_MAX = 3.5              # libmypaint's rand_gauss is a sum of four uniforms: |g| <= 2 * sqrt(3)
@@ -155,14 +166,16 @@ def input_range(name: str) -> tuple[float, float]:
     return max(hard_min, -INPUT_X_LIMIT), min(hard_max, INPUT_X_LIMIT)
 
 
-def effective_range(brush: dict, name: str, base: float | None = None) -> tuple[float, float]:
-    """Bounds of a setting's value (base plus every curve) over the inputs a renderer stroke can produce."""
+def effective_range(brush: dict, name: str, base: float | None = None,
+                    speed: float = MAX_STROKE_SPEED) -> tuple[float, float]:
+    """Bounds of a setting's value (base plus every curve) over the inputs a renderer stroke can produce,
+    its pointer at most ``speed`` px/s."""
     setting = brush["settings"].get(name)
     if base is None:
         base = setting["base_value"] if setting else 0.0    # libmypaint's value for a missing setting
     lo = hi = base
     for inp, points in (setting["inputs"] if setting else {}).items():
-        a, b = _domain(brush, inp)
+        a, b = _domain(brush, inp, speed)
         c_lo, c_hi = _curve_range(points, a, b)
         lo, hi = lo + c_lo, hi + c_hi
     return lo, hi
@@ -182,24 +195,28 @@ class BrushProfile:
     reach_speed: float                # dab offset per px/s of pointer speed (offset_by_speed)
 
 
-def profile(brush: dict) -> BrushProfile:
-    """The :class:`BrushProfile` of a brush dict returned by :func:`parse_brush` (or its canonical JSON)."""
+def profile(brush: dict, speed: float = MAX_STROKE_SPEED) -> BrushProfile:
+    """The :class:`BrushProfile` of a brush dict returned by :func:`parse_brush` (or its canonical JSON)
+    while its pointer moves at most ``speed`` px/s."""
     settings = brush["settings"]
 
     def base(name):
         return settings[name]["base_value"] if name in settings else 0.0
 
+    def span(name):
+        return effective_range(brush, name, speed=speed)
+
     def most(name):
-        lo, hi = effective_range(brush, name)
+        lo, hi = span(name)
         return max(abs(lo), abs(hi))
     names = _lib.setting_infos()
-    multiplier = math.exp(effective_range(brush, "offset_multiplier")[1])
+    multiplier = math.exp(span("offset_multiplier")[1])
     offsets = sum(most(n) for n in OFFSET_SETTINGS if n in names) * multiplier
-    random = max(effective_range(brush, "offset_by_random")[1], 0.0) * RAND_GAUSS_MAX
+    random = max(span("offset_by_random")[1], 0.0) * RAND_GAUSS_MAX
     noise = max(base("tracking_noise"), 0.0) * RAND_GAUSS_MAX
     return BrushProfile(
-        radius_log=effective_range(brush, "radius_logarithmic", base=0.0),
-        radius_random=most("radius_by_random"), ellipse=max(1.0, effective_range(brush, "elliptical_dab_ratio")[1]),
+        radius_log=effective_range(brush, "radius_logarithmic", base=0.0, speed=speed),
+        radius_random=most("radius_by_random"), ellipse=max(1.0, span("elliptical_dab_ratio")[1]),
         dabs_per_actual_radius=max(base("dabs_per_actual_radius"), 0.0),
         dabs_per_basic_radius=max(base("dabs_per_basic_radius"), 0.0),
         dabs_per_second=max(base("dabs_per_second"), 0.0),
@@ -211,15 +228,23 @@ def dab_reach(prof: BrushProfile, radius: float, speed: float) -> float:
     return prof.reach_radii * radius + prof.reach_speed * speed
 
 
-def stroke_seconds(prof: BrushProfile, radii: tuple[float, float], length: float, seconds: float) -> float:
-    """A pessimistic estimate of libmypaint's time for one stroke of ``length`` px over ``seconds`` s, its
-    base radius anywhere in ``radii`` (px): dabs x DAB_SECONDS + dab bounding-box area x PIXEL_SECONDS,
-    with dab counts as libmypaint's count_dabs_to makes them, each setting at its worst over the inputs
-    a stroke can produce, and radii clamped as libmypaint clamps them. Shipped brushes estimate at most
-    81 s (64 px strokes) and 41 s (1024 px); their measured times are 5 to 4000 times lower."""
+def stroke_work(prof: BrushProfile, radii: tuple[float, float], length: float,
+                seconds: float) -> tuple[float, float]:
+    """A pessimistic estimate of one stroke's work in libmypaint → ``(seconds, queued operations)``.
+
+    The stroke is ``length`` px long, lasts ``seconds`` s and has its base radius anywhere in ``radii``
+    (px). Dabs are counted as libmypaint's count_dabs_to counts them, each setting at its worst over the
+    inputs a stroke can produce, radii clamped as libmypaint clamps them; time is dabs x DAB_SECONDS +
+    dab bounding-box area x PIXEL_SECONDS, and every dab queues one operation per 64 px tile it touches
+    until the stroke ends (about OPERATION_BYTES each). Shipped brushes estimate at most 47 s and 1.9e6
+    operations with 64 px strokes; their measured times are 20 to 4000 times lower."""
     s_lo, s_hi = prof.radius_log
     growth = math.exp(2.0 * prof.radius_random ** 2)      # mean dab-area factor of radius_by_random
-    worst = 0.0
+    spread = math.exp(2.0 * prof.radius_random)            # radius factor of a 2-sigma radius_by_random draw
+
+    def tiles(r):
+        return (2.0 * min(r * spread, ACTUAL_RADIUS_MAX) / 64.0 + 2.0) ** 2
+    seconds_worst = operations = 0.0
     for radius in radii:
         small = min(max(radius * math.exp(s_lo), ACTUAL_RADIUS_MIN), ACTUAL_RADIUS_MAX)
         big = min(max(radius * math.exp(s_hi), ACTUAL_RADIUS_MIN), ACTUAL_RADIUS_MAX)
@@ -229,24 +254,36 @@ def stroke_seconds(prof: BrushProfile, radii: tuple[float, float], length: float
         fixed = length * prof.ellipse * prof.dabs_per_basic_radius / basic + seconds * prof.dabs_per_second
         dabs = length * per_px / small + fixed
         pixels = length * per_px * min(4.0 * big * growth, area / ACTUAL_RADIUS_MIN) + fixed * area
-        worst = max(worst, dabs * DAB_SECONDS + pixels * PIXEL_SECONDS)
-    return worst
+        seconds_worst = max(seconds_worst, dabs * DAB_SECONDS + pixels * PIXEL_SECONDS)
+        operations = max(operations, max(length * per_px / r * tiles(r) for r in (small, big)) + fixed * tiles(big))
+    return seconds_worst, operations
 
 
-def check_canvas(prof: BrushProfile, brush: str, side: int, extent: int, margin: float,
-                 radii: tuple[float, float], length: float, seconds: float, speed: float) -> None:
-    """Refuse a brush whose dabs could land past :data:`MAX_DAB_COORDINATE` or whose strokes are estimated
-    (:func:`stroke_seconds`) over :data:`MAX_STROKE_SECONDS` on a canvas ``extent`` px wide (plus the
-    renderer's own ``margin``) whose strokes are scaled to ``side`` px (radii, path ``length`` and pointer
-    ``speed`` as the renderer draws them)."""
-    reach = dab_reach(prof, max(radii), speed)
+def check_canvas(brush: dict, name: str, side: int, extent: int, margin: float, radii: tuple[float, float],
+                 phases) -> None:
+    """Refuse a brush (a :func:`parse_brush` dict called ``name``) whose dabs could land past
+    :data:`MAX_DAB_COORDINATE` or whose strokes are estimated (:func:`stroke_work`) over
+    :data:`MAX_STROKE_SECONDS` or :data:`MAX_STROKE_OPERATIONS`, on a canvas ``extent`` px wide (plus the
+    renderer's own ``margin``) with strokes scaled to ``side`` px of base radius in ``radii``. A stroke is
+    drawn in ``phases``, ``(length px, seconds, speed px/s)`` each (MyPaintRenderer: its warm-up detour,
+    then its Bezier)."""
+    reach = cost = operations = 0.0
+    for length, seconds, speed in phases:
+        prof = profile(brush, speed)
+        reach = max(reach, dab_reach(prof, max(radii), speed))
+        phase_cost, phase_operations = stroke_work(prof, radii, length, seconds)
+        cost, operations = cost + phase_cost, operations + phase_operations
     if extent + margin + reach > MAX_DAB_COORDINATE:
-        raise ValueError(f"brush {brush!r} throws dabs up to {reach:.0f} px from the stroke (offset settings) "
+        raise ValueError(f"brush {name!r} throws dabs up to {reach:.0f} px from the stroke (offset settings) "
                          f"with {side} px strokes on a {extent} px canvas; canvas + {margin:.0f} px + offsets "
                          f"must stay within {MAX_DAB_COORDINATE} px: paint smaller or use smaller offsets")
-    cost = stroke_seconds(prof, radii, length, seconds)
+    if operations > MAX_STROKE_OPERATIONS:
+        raise ValueError(f"brush {name!r} may queue up to {operations:.3g} dab operations per stroke with {side} px "
+                         f"strokes (~{operations * OPERATION_BYTES / 2 ** 20:.0f} MB; dab rates, radius and "
+                         f"elliptical-ratio curves); at most {MAX_STROKE_OPERATIONS:.0e} are allowed: paint "
+                         f"smaller or use a lighter brush")
     if cost > MAX_STROKE_SECONDS:
-        raise ValueError(f"brush {brush!r} may take up to {cost:.0f} s per stroke with {side} px strokes "
+        raise ValueError(f"brush {name!r} may take up to {cost:.0f} s per stroke with {side} px strokes "
                          f"(dab rates, radius and elliptical-ratio curves); at most {MAX_STROKE_SECONDS:g} s "
                          f"are allowed: paint smaller or use a lighter brush")
 
@@ -298,6 +335,9 @@ def _check_setting(setting, name: str, where: str) -> dict:
     known = _lib.input_infos()
     curves = {}
     for inp, points in inputs.items():
+        if inp in NEWER_INPUTS and inp not in known:      # checked, then dropped as libmypaint drops it
+            _check_curve(points, f"{where}.inputs.{inp}", (-INPUT_X_LIMIT, INPUT_X_LIMIT), span)
+            continue
         if inp not in known:
             raise ValueError(f"{where}.inputs: unknown input {inp!r}; this libmypaint knows {len(known)} inputs: "
                              f"{', '.join(known)}")
@@ -344,8 +384,9 @@ def _curve_range(points, a: float, b: float) -> tuple[float, float]:
     return min(values), max(values)
 
 
-def _domain(brush: dict, inp: str) -> tuple[float, float]:
-    """The values an input takes while MyPaintRenderer paints (pressures in [0, 1], no tilt, view zoom 1)."""
+def _domain(brush: dict, inp: str, speed: float = MAX_STROKE_SPEED) -> tuple[float, float]:
+    """The values an input takes while MyPaintRenderer paints (pressures in [0, 1], no tilt, view zoom 1),
+    its pointer at most ``speed`` px/s."""
     settings = brush["settings"]
 
     def base(name):
@@ -356,14 +397,14 @@ def _domain(brush: dict, inp: str) -> tuple[float, float]:
         gamma = math.exp(base(f"{inp}_gamma"))
         m = 0.015 * (45.0 + gamma)
         q = 0.5 - m * math.log(45.0 + gamma)
-        return math.log(gamma) * m + q, math.log(gamma + MAX_STROKE_SPEED) * m + q
+        return math.log(gamma) * m + q, math.log(gamma + speed) * m + q
     if inp == "custom":      # starts at 0 and follows custom_input's value (a curve of it on custom
         lo, hi = CUSTOM_DOMAIN  # itself is evaluated over CUSTOM_DOMAIN, to which custom_input is held)
         setting = settings.get("custom_input")
         if setting is None:
             return 0.0, 0.0
         if "custom" not in setting["inputs"]:
-            lo, hi = effective_range(brush, "custom_input")
+            lo, hi = effective_range(brush, "custom_input", speed=speed)
         return min(lo, 0.0), max(hi, 0.0)
     if inp == "brush_radius":
         return RADIUS_LOG_DOMAIN

@@ -84,7 +84,7 @@ class MyPaintRenderer:
         self.brush = brush
         self.size = int(size)
         self._json = _lib.brush_json(brush)            # checked by brushfile before libmypaint sees it
-        self._profile = brushfile.profile(json.loads(self._json))
+        self._doc, self._canvases = json.loads(self._json), set()
         self._check_canvas(self.size, self.size)
         self._lib = _lib.library()
         self._ids = {name: _lib.setting_id(name)
@@ -97,13 +97,15 @@ class MyPaintRenderer:
 
     def _check_canvas(self, side: int, extent: int) -> None:
         """Refuse this brush on a canvas ``extent`` px wide with strokes scaled to ``side`` px where its
-        offsets or its estimated time per stroke pass brushfile's limits."""
+        offsets or its estimated work per stroke pass brushfile's limits."""
+        if (side, extent) in self._canvases:
+            return
         radii = (float(A.radius_pixels(0.0, side)), float(A.radius_pixels(1.0, side)))
-        detour = MAX_WARMUP * WARMUP_STEP
-        length = 2.0 * math.sqrt(2.0) * side + detour               # Bezier within its square, plus warm-up
-        speed = max(2.0 * math.sqrt(2.0) * side / STROKE_SECONDS, detour / 0.01)
-        brushfile.check_canvas(self._profile, str(self.brush), side, extent, detour, radii, length,
-                               STROKE_SECONDS + 0.02, speed)
+        detour = MAX_WARMUP * WARMUP_STEP                         # the warm-up: this far in 0.01 s
+        bezier = 2.0 * math.sqrt(2.0) * side                      # a Bezier within its square, in STROKE_SECONDS
+        phases = [(detour, 0.02, detour / 0.01), (bezier, STROKE_SECONDS, bezier / STROKE_SECONDS * 1.5)]
+        brushfile.check_canvas(self._doc, str(self.brush), side, extent, detour, radii, phases)
+        self._canvases.add((side, extent))
 
     def _check_brush(self) -> None:
         brush = self._lib.mypaint_brush_new()
