@@ -20,7 +20,8 @@ from pathlib import Path
 
 PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
 HELDOUT = ("efficientnet_lite2", "efficientnet_lite1", "efficientnet_lite0")   # first not painting judges
-STYLE_SIZE = 256          # default long side of a style-transfer painting, in pixels
+STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
+STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
 SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
                   "grass", "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text")
 
@@ -51,6 +52,7 @@ def _number(convert, what: str, ok):
 _positive_int = _number(int, "a positive integer", lambda v: v >= 1)
 _non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
 _positive_float = _number(float, "a positive finite number", lambda v: 0 < v < float("inf"))
+_tile = _number(int, "an integer number of pixels from 8 to 2048", lambda v: 8 <= v <= 2048)
 
 
 MAX_SIZE = 8192     # px: largest --size / --style-size side (MyPaintRenderer's MAX_CANVAS)
@@ -150,16 +152,20 @@ def _styles(text: str) -> list[Style]:
 
 # -- the parser ---------------------------------------------------------------------------------------
 
-def _common(parser, strokes: int, steps: int, size_help: str, lr: float = 0.05):
-    """Options of every painting command."""
-    parser.add_argument("--strokes", type=_positive_int, default=strokes, help=f"strokes per tile (default {strokes})")
+def _common(parser, strokes: int | None, steps: int, size_help: str, lr: float = 0.05):
+    """Options of every painting command (``strokes`` None: the preset's)."""
+    parser.add_argument("--strokes", type=_positive_int, default=strokes,
+                        help=f"strokes per tile (default {strokes or 'the preset’s'})")
     parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimization steps (default {steps})")
     parser.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam learning rate (default {lr})")
     layout = parser.add_mutually_exclusive_group()
-    layout.add_argument("--grid", type=_grid, help="tiles of the painter's 64 px canvas: N or ROWSxCOLS (default 1)")
+    layout.add_argument("--grid", type=_grid, help="tiles of the painter's canvas: N or ROWSxCOLS (default 1)")
     layout.add_argument("--size", type=_pair, help=size_help)
-    parser.add_argument("--overlap", type=_non_negative_int, default=8,
-                        help="pixels neighbouring tiles share (default 8)")
+    parser.add_argument("--tile", type=_tile, help="pixels of each painter tile; strokes scale with it "
+                        "(default: the painter's 64, or the preset's)")
+    parser.add_argument("--overlap", type=_non_negative_int, help="pixels neighbouring tiles share (default 8)")
+    parser.add_argument("--neural-only", action="store_true", help="optimize the neural render alone, without "
+                        "the real MyPaint brush in the loop (faster; MyPaint re-paints keep less)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--device", type=_device, default=None, help="torch device, e.g. cpu or cuda (default cpu)")
     parser.add_argument("--painter", default=None, help="neural painter name (default: the shipped default painter)")
@@ -218,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="classifier whose features compare content (default efficientnet_lite0)")
     style.add_argument("--out", type=Path,
                        help="output PNG; strokes beside it as .json (default out/<image>_style.png)")
-    _common(style, strokes=40, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
+    style.add_argument("--preset", choices=STYLE_PRESETS, default="painterly",
+                       help="canvas preset: painterly (128-px tiles, 24 strokes each, strokes visible at 100%% zoom) "
+                       "or paper (the seed paper's 8x8 tiles of 64 px, 4 strokes each, 288 px); default painterly")
+    _common(style, strokes=None, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
             f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
     _color(style)
 
@@ -234,13 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--title", default="strokeparam gallery", help="the page title")
     gallery.add_argument("--intro", default="", help="a paragraph of text under the title")
     _class_options(gallery)
-    gallery.add_argument("--style-strokes", type=_positive_int, default=40,
-                         help="strokes per tile of photos (default 40)")
+    gallery.add_argument("--style-strokes", type=_positive_int,
+                         help="strokes per tile of photos (default: the painterly preset's 24)")
     gallery.add_argument("--style-steps", type=_positive_int, default=100, help="steps of photos (default 100)")
     gallery.add_argument("--style-lr", type=_positive_float, default=0.1,
                          help="Adam learning rate of photos (default 0.1; --lr is the classes')")
-    gallery.add_argument("--style-size", type=_pair, default=128,
-                         help="photo paintings: long side N or HxW in pixels (default 128)")
+    gallery.add_argument("--style-size", type=_pair, default=STYLE_SIZE,
+                         help=f"photo paintings: long side N or HxW in pixels (default {STYLE_SIZE})")
     gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
                          help="classifier whose features compare content (default efficientnet_lite0)")
     _common(gallery, strokes=30, steps=150, size_help="class paintings' size in pixels: N (square) or HxW")
@@ -318,7 +327,9 @@ def _painter(args):
 
 
 def _layout(args) -> dict:
-    kwargs = {"overlap": args.overlap}
+    """BrushstrokeParam's canvas keywords of the options given (others keep the defaults or the preset's)."""
+    kwargs = {k: v for k, v in dict(overlap=args.overlap, tile=args.tile).items() if v is not None}
+    kwargs["mypaint"] = not args.neural_only
     if args.grid is not None:
         kwargs["grid"] = args.grid
     elif args.size is not None:
@@ -385,8 +396,9 @@ def verdict(model, image, index: int) -> tuple[float, int, float]:
     return float(probs[index]), top, float(probs[top])
 
 
-def _export(param, out: Path, args, gif: bool = False, svg: bool = False) -> list[Path]:
-    """Strokes JSON, optional GIF/SVG/MyPaint files, then the PNG last (its presence marks a finished item)."""
+def _export(param, out: Path, args, gif: bool = False, svg: bool = False, repaint=None) -> list[Path]:
+    """Strokes JSON, optional GIF/SVG/MyPaint files (``repaint``: the MyPaint re-paint, if made already), then
+    the PNG of the neural render last (its presence marks a finished item)."""
     import torch
 
     from . import export
@@ -397,11 +409,11 @@ def _export(param, out: Path, args, gif: bool = False, svg: bool = False) -> lis
     if svg:
         written.append(export.save_svg(param, out.with_suffix(".svg")))
     if args.mypaint:
-        repaint = param.to_mypaint(seed=args.seed)
+        repaint = param.to_mypaint(seed=args.seed) if repaint is None else repaint
         written += export.save_png(repaint, _mypaint_path(out))
         written.append(export.save_ora(param, out.with_suffix(".ora"), seed=args.seed))
     with torch.no_grad():
-        written += export.save_png(param.image(), out)
+        written += export.save_png(param.image(mypaint=False), out)
     return written
 
 
@@ -422,7 +434,8 @@ def cmd_paint(args) -> int:
     models = _classifiers(args.models, args.device)
     param = paint_class(index, models=models, seed=args.seed, device=args.device, progress=not args.quiet,
                         painter=painter, **_class_kwargs(args), **_style(args.grayscale, args.palette).kwargs)
-    written = _export(param, out, args, gif=args.gif, svg=args.svg)
+    repaint = param.to_mypaint(seed=args.seed)
+    written = _export(param, out, args, gif=args.gif, svg=args.svg, repaint=repaint)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
     judge = _heldout_name(args.models)
     if judge is None:
@@ -434,9 +447,11 @@ def cmd_paint(args) -> int:
     except FileNotFoundError as exc:
         print(f"{name} ({index}): held-out verdict unavailable: {exc}")
         return 0
-    with torch.no_grad():
-        p, top, p_top = verdict(model, param.image(), index)
-    print(f"{name} ({index}): P = {p:.3f} under held-out {judge}; its top-1 is {class_name(top)} ({p_top:.3f})")
+    for what, image in (("neural render", param.image(mypaint=False)), (f"MyPaint re-paint, seed {args.seed}", repaint)):
+        with torch.no_grad():
+            p, top, p_top = verdict(model, image, index)
+        print(f"{name} ({index}), {what}: P = {p:.3f} under held-out {judge}; "
+              f"its top-1 is {class_name(top)} ({p_top:.3f})")
     return 0
 
 
@@ -446,11 +461,11 @@ def cmd_style(args) -> int:
     picture, label = open_image(args.image)
     out = _png(args.out or Path("out") / f"{_slug(label)}_style.png")
     layout = _layout(args)
-    if "grid" not in layout:
+    if "grid" not in layout and (args.size or args.preset != "paper"):   # paper: its own 288-px grid
         layout["size"] = _photo_size(picture, args.size or min(max(picture.size), STYLE_SIZE))
     painter, _ = _painter(args)
-    param = paint_content(picture, strokes=args.strokes, steps=args.steps, model=args.model, lr=args.lr,
-                          seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
+    param = paint_content(picture, preset=args.preset, strokes=args.strokes, steps=args.steps, model=args.model,
+                          lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
                           **layout, **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
@@ -540,9 +555,9 @@ class _GalleryTools:
             strokes, steps = args.strokes, args.steps
         else:
             size = _photo_size(job.picture, args.style_size)
+            canvas = {k: v for k, v in _layout(args).items() if k not in ("grid", "size")}
             param = paint_content(job.picture, strokes=args.style_strokes, steps=args.style_steps,
-                                  model=args.style_model, size=size, overlap=args.overlap, lr=args.style_lr,
-                                  **common)
+                                  model=args.style_model, size=size, lr=args.style_lr, **canvas, **common)
             strokes, steps = args.style_strokes, args.style_steps
             job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
         _export(param, out, args)

@@ -102,8 +102,15 @@ def load_image(image, size: int | None = None) -> torch.Tensor:
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"image file not found: {path}")
+        import warnings
         try:
-            image = Image.open(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as picture:
+                    image = picture.convert("RGB")
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise ValueError(f"{path} has over {Image.MAX_IMAGE_PIXELS} pixels (Pillow's decompression-bomb "
+                             "guard); scale it down first") from None
         except OSError as error:
             raise ValueError(f"{path} is not an image file PIL can read: {error}") from None
     if isinstance(image, Image.Image):
@@ -163,33 +170,60 @@ def content_loss(painting, image, model=CONTENT_MODEL, layers=CONTENT_LAYERS, de
         return float(objective(hook))
 
 
-def paint_content(image, grid=None, grayscale: bool = False, palette=None, strokes: int = 40, steps: int = 100,
-                  lr: float = 0.1, model=CONTENT_MODEL, layers=CONTENT_LAYERS, seed: int | None = 0, device=None,
-                  progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+STYLE_PRESETS = {
+    # Nakano (2019), Figure 13: 8 x 8 tiles of 64 px overlapping by 32 (288 px), 4 strokes each (256 strokes)
+    "paper": dict(tile=64, grid=8, overlap=32, strokes=4),
+    # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, 24 strokes each
+    "painterly": dict(tile=128, overlap=32, strokes=24),
+}
+
+
+def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
+                  strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
+                  layers=CONTENT_LAYERS, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
+                  **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
-    The painting is a stitched grid of overlapping 64 px painter tiles with ``strokes`` each: ``grid``
-    (rows, cols, or an int) or ``size`` (canvas pixels) choose the tiles; by default the canvas takes the
-    image's size (:func:`load_image` resizes a photo). The loss is the content loss at ``layers`` of
-    ``model`` (see :func:`content_loss`) under Lucid's standard transforms, shared by painting and photo.
-    ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or RGB
-    triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
-    (painter, overlap, background, constraints, init, ...). Returns the param with the final strokes.
+    The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
+    :data:`STYLE_PRESETS` ("painterly": 128-px tiles with 24 strokes each, strokes visible at 100% zoom;
+    "paper": the seed paper's 8 x 8 tiles of 64 px, 4 strokes each, 288 px); ``grid`` (rows, cols, an int),
+    ``size`` (canvas pixels), ``tile``, ``overlap`` and ``strokes`` override it. Without ``grid`` or
+    ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is the
+    content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
+    shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
+    the loop: each step the model sees the neural render and a fresh MyPaint draw of the strokes (see
+    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
+    compares with the photo's luma; ``palette`` (hex colors or RGB triples) restricts every stroke to
+    those colors. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, background, constraints,
+    init, workers, ...). Returns the param with the final strokes.
     """
+    if preset is not None and preset not in STYLE_PRESETS:
+        raise KeyError(f"unknown style preset {preset!r}; presets: {', '.join(STYLE_PRESETS)} (or None)")
+    settings = dict(STYLE_PRESETS.get(preset, {}))
+    if grid is not None or "size" in param_kwargs:
+        settings.pop("grid", None)
+    settings.update({k: v for k, v in dict(grid=grid, strokes=strokes).items() if v is not None}, **param_kwargs)
+    settings.setdefault("strokes", 40)
     target = load_image(image)
     if grayscale:
         target = to_gray(target)
     _check_positive(steps=steps)
-    if grid is not None:
-        param_kwargs["grid"] = grid
-    elif "size" not in param_kwargs:
-        param_kwargs["size"] = tuple(target.shape[-2:])
-    param = BrushstrokeParam(strokes=strokes, grayscale=grayscale, palette=palette, seed=seed, device=device,
-                             **param_kwargs)
+    if "grid" not in settings and "size" not in settings:
+        settings["size"] = tuple(target.shape[-2:])
+    param = BrushstrokeParam(grayscale=grayscale, palette=palette, seed=seed, device=device, mypaint=mypaint,
+                             **settings)
     target = _resize(target, param.output_size)
-    render_vis(ensemble(model, device), content(target, layers), param_f=with_content(param, target),
-               thresholds=(steps,), device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
-               transforms=standard(seed=seed), progress=progress)
+    generator = torch.Generator(param.raw.device)
+    generator.seed() if seed is None else generator.manual_seed(seed)
+
+    def paintings():
+        expected = param.image(mypaint=False)
+        return torch.cat([expected, param.image(generator=generator)]) if param.in_loop else expected
+
+    render_vis(ensemble(model, device), content(target, layers),
+               param_f=with_content(lambda: ([param.raw], paintings), target), thresholds=(steps,),
+               device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr), transforms=standard(seed=seed),
+               progress=progress)
     return param
 
 

@@ -107,3 +107,15 @@ def test_load_image_from_file_and_resize(tmp_path, photo):
     (tmp_path / "junk.png").write_text("not an image")
     with pytest.raises(ValueError, match="not an image"):
         load_image(tmp_path / "junk.png")
+
+
+def test_style_presets(model, painter, photo):
+    paper = paint_content(photo, preset="paper", steps=1, model=model, painter=painter, mypaint=False,
+                          progress=False)
+    assert (paper.layout.rows, paper.layout.tile, paper.layout.overlap, paper.strokes) == (8, 64, 32, 4)
+    assert paper.output_size == (288, 288) and paper.layout.tiles * paper.strokes == 256
+    painterly = paint_content(photo, size=320, strokes=2, steps=1, model=model, painter=painter, progress=False)
+    assert (painterly.layout.rows, painterly.layout.tile, painterly.layout.overlap) == (3, 128, 32)
+    assert painterly.in_loop and painterly.output_size == (320, 320)
+    with pytest.raises(KeyError, match="painterly"):
+        paint_content(photo, preset="oil", painter=painter, progress=False)
