@@ -330,3 +330,13 @@ def test_non_finite_weights_do_not_load(tmp_path):
     save_file(state, str(path), metadata={"painter": "skeleton"})
     with pytest.raises(ValueError, match=rf"{key}.*NaN or infinite"):
         load_weights(path)
+
+
+def test_unknown_card_keys_are_one_error(tmp_path):
+    from strokeparam.painters import create_painter, load_weights, save_weights
+    path, card_path = save_weights(create_painter("skeleton", pretrained=False), tmp_path / "s.safetensors", {})
+    card = json.loads(card_path.read_text())
+    card["architecture"]["config"]["bogus"] = 3
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="architecture.config does not fit.*bogus"):
+        load_weights(path)

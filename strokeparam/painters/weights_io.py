@@ -127,7 +127,10 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
             raise ValueError(f"{path} holds a painter with {key}={config[key]!r}, not {value!r}; "
                              "use pretrained=False for another architecture")
         config[key] = value
-    painter = painter_class(arch["name"])(**config)
+    try:
+        painter = painter_class(arch["name"])(**config)
+    except TypeError as exc:                    # a key the architecture does not take
+        raise ValueError(f"{path}: architecture.config does not fit the {arch['name']!r} painter: {exc}") from None
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
