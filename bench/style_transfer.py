@@ -1,10 +1,13 @@
 #!/usr/bin/env python
 """Intrinsic style transfer on skimage photos: content loss before and after, neural render vs MyPaint.
 
-    python bench/style_transfer.py                      # the README table (default painter)
+    python bench/style_transfer.py --out out/bench_style        # the README table (painterly preset, 320 px)
+    python bench/style_transfer.py --preset paper --size 288    # the seed paper's 8 x 8 tiles x 4 strokes
+    python bench/style_transfer.py --neural-only                # without the real brush in the loop
     python bench/style_transfer.py --quick --painter skeleton-random --out out/bench_style
 
-Each photo (shorter side ``--size`` px) is painted by :func:`strokeparam.paint.paint_content`. The content
+Each photo (shorter side ``--size`` px) is painted by :func:`strokeparam.paint.paint_content` with a
+style ``--preset``. The content
 loss (:func:`strokeparam.paint.content_loss`, no transforms) is measured for the initial random strokes
 and the optimized ones, each as the neural render and as re-painted by MyPaint (``to_mypaint(seed=0)``).
 "kept" is the share of the neural render's loss reduction that the MyPaint re-paint also achieves.
@@ -50,9 +53,11 @@ def save(images, path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", default=",".join(IMAGES), help="comma-separated skimage.data photo names")
-    p.add_argument("--size", type=int, default=128, help="shorter side of each photo in pixels")
+    p.add_argument("--size", type=int, default=320, help="shorter side of each photo in pixels (default 320)")
+    p.add_argument("--preset", default="painterly", help="paint_content's style preset (default painterly)")
+    p.add_argument("--neural-only", action="store_true", help="no real brush in the loop")
     p.add_argument("--steps", type=int, help="optimization steps (default: paint_content's)")
-    p.add_argument("--strokes", type=int, help="strokes per 64 px tile (default: paint_content's)")
+    p.add_argument("--strokes", type=int, help="strokes per tile (default: the preset's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grayscale", action="store_true")
@@ -63,7 +68,7 @@ def main():
     defaults = inspect.signature(paint_content).parameters
     size = args.size
     steps = args.steps or (20 if args.quick else defaults["steps"].default)
-    strokes = args.strokes or defaults["strokes"].default
+    strokes = args.strokes
     if args.quick:
         names, size = names[:2], 64
     painter = load_painter(args.painter)
@@ -73,23 +78,29 @@ def main():
     rows, start_time = [], time.perf_counter()
     for name in names:
         image = photo(name, size)
-        param = paint_content(image, strokes=strokes, steps=steps, painter=painter, model=model, seed=args.seed,
-                              grayscale=args.grayscale, progress=False)
-        start = BrushstrokeParam(strokes=param.strokes, size=param.output_size, painter=painter, seed=args.seed,
+        extra = {} if args.preset == "paper" else {"size": tuple(image.shape[-2:])}
+        param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
+                              seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
+                              progress=False, **extra)
+        layout = param.layout
+        start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
+                                 overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
                                  grayscale=args.grayscale)
-        pictures = [start.image(), param.image(), start.to_mypaint(seed=0), param.to_mypaint(seed=0)]
+        pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=0), param.to_mypaint(seed=0)]
         reference = to_gray(image) if args.grayscale else image
         losses = [content_loss(x, reference, model) for x in pictures]
-        tiles = f"{param.layout.rows}x{param.layout.cols} x {param.strokes}"
+        tiles = (f"{layout.rows}x{layout.cols} x {layout.tile} px x {param.strokes} = "
+                 f"{layout.tiles * param.strokes}")
         rows.append((name, "x".join(map(str, param.output_size)), tiles, losses))
         if args.out:
             save([image, pictures[0], pictures[1], pictures[3]], args.out / f"{name}.png")
     elapsed = time.perf_counter() - start_time
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Intrinsic style transfer: content loss ({CONTENT_MODEL}, paint_content's layers), painter "
-          f"{painter_name}, {strokes} strokes per tile, {steps} steps{', grayscale' if args.grayscale else ''}, "
+          f"{painter_name}, preset {args.preset}, {'neural only' if args.neural_only else 'real brush in the loop'}, "
+          f"{steps} steps{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(names):.0f} s per photo\n")
-    print("| photo | size | tiles x strokes | before | after | reduction | MyPaint before | MyPaint after "
+    print("| photo | size | tiles x tile x strokes = total | before | after | reduction | MyPaint before | MyPaint after "
           "| MyPaint reduction | kept |\n|---|---|---|---|---|---|---|---|---|---|")
     for name, hw, tiles, (b, a, mb, ma) in rows:
         print(f"| {name} | {hw} | {tiles} | {b:.1f} | {a:.1f} | {1 - a / b:.0%} | {mb:.1f} | {ma:.1f} "

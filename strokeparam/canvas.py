@@ -48,6 +48,17 @@ class Layout:
             return max(1, math.ceil((n - overlap) / stride))
         return cls(count(height), count(width), tile, overlap)
 
+    @classmethod
+    def fit(cls, size: int | tuple, tile: int = 128, overlap: int = 32) -> "Layout":
+        """A grid of about ``tile``-px tiles whose canvas is ``size`` (int or (height, width)) or just over it:
+        the tile count per side is rounded, then the tile grows or shrinks to cover the longer side."""
+        height, width = (size, size) if isinstance(size, int) else size
+        longer = max(height, width)
+        count = max(1, round((longer - overlap) / (tile - overlap)))
+        side = max(math.ceil((longer + (count - 1) * overlap) / count), 2 * overlap)
+        rows, cols = (max(1, math.ceil((n - overlap) / (side - overlap))) for n in (height, width))
+        return cls(rows, cols, side, overlap)
+
     @property
     def stride(self) -> int:
         return self.tile - self.overlap

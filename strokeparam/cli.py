@@ -560,14 +560,16 @@ class _GalleryTools:
                                   model=args.style_model, size=size, lr=args.style_lr, **canvas, **common)
             strokes, steps = args.style_strokes, args.style_steps
             job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
-        _export(param, out, args)
+        repaint = param.to_mypaint(seed=args.seed) if args.mypaint else None
+        _export(param, out, args, repaint=repaint)
         probability = judge = None
         if job.index is not None:
             judge = _heldout_name(args.models)
             if judge is not None:
                 model = self._get("heldout", lambda: _classifiers([judge], args.device)[0])
                 with torch.no_grad():
-                    probability = verdict(model, param.image(), job.index)[0]
+                    probability = [verdict(model, image, job.index)[0]
+                                   for image in (param.image(mypaint=False), repaint) if image is not None]
         return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
 
     def recaption(self, job: _Job, folder: Path):
@@ -580,14 +582,16 @@ class _GalleryTools:
 
     @staticmethod
     def _item(job: _Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, probability, judge):
+        """The item of a painting; ``probability``: None, or held-out P of the neural render [and the re-paint]."""
         from .gallery import GalleryItem
+        neural_p, mypaint_p = (list(probability or []) + [None, None])[:2]
         out = folder / f"{job.stem}.png"
         content = f"{job.stem}_content.png" if job.picture is not None else None
         mypaint = _mypaint_path(out)
         return GalleryItem(kind="class" if job.index is not None else "style", image=out.name,
                            subject=f"{job.name} ({job.index})" if job.index is not None else job.name,
                            painter=painter, constraint=job.style.label, strokes=strokes, steps=steps, tiles=tiles,
-                           probability=probability, heldout=judge,
+                           probability=neural_p, mypaint_probability=mypaint_p, heldout=judge,
                            content=content if content and (folder / content).is_file() else None,
                            mypaint=mypaint.name if mypaint.is_file() else None,
                            strokes_json=out.with_suffix(".json").name)

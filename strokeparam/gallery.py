@@ -37,6 +37,7 @@ class GalleryItem:
     content: str | None = None          # style items: the content image
     mypaint: str | None = None          # the MyPaint re-paint
     strokes_json: str | None = None     # the stroke JSON
+    mypaint_probability: float | None = None   # of the class in the MyPaint re-paint, same classifier
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -51,9 +52,10 @@ class GalleryItem:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"gallery item {name} must be an integer >= {low}, got {value!r}")
-        p = self.probability
-        if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1):
-            raise ValueError(f"gallery item probability must be a number in [0, 1] or null, got {p!r}")
+        for name in ("probability", "mypaint_probability"):
+            p = getattr(self, name)
+            if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1):
+                raise ValueError(f"gallery item {name} must be a number in [0, 1] or null, got {p!r}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "GalleryItem":
@@ -72,6 +74,8 @@ class GalleryItem:
                      strokes=strokes, steps=_count(self.steps, "step"))
         if self.probability is not None:
             parts["heldout"] = f"P = {self.probability:.3f} by held-out {self.heldout or 'classifier'}"
+            if self.mypaint_probability is not None:
+                parts["heldout"] += f" (MyPaint re-paint: {self.mypaint_probability:.3f})"
         return parts
 
 

@@ -8,7 +8,8 @@ import torch
 
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
-from .param import BrushstrokeParam
+from .canvas import Layout
+from .param import BrushstrokeParam, _pair
 from .render import render_vis
 from .transforms import stack, standard
 
@@ -46,7 +47,7 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 draws: int | None = None, lr: float = 0.05, degrees: float = 30.0, resolution: int = 224,
-                transforms=None, seed: int | None = 0, device=None, progress: bool = True,
+                transforms=None, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
                 **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
@@ -54,10 +55,13 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     ``copies`` pictures of the painting, each rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px)
     on its own, and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls``
     (an index, a class name like ``"giant panda"``, or a list of them). ``draws`` of the copies (default
-    half, rounded down) show a random draw each of a stochastic painter (MyPaint's brush jitter, like the
-    shipped skeleton painter), the rest its expected strokes: the strokes must read as the class both
-    smooth and as the real, ragged brush paints them (``draws=0``, expected strokes only, re-paints with
-    MyPaint recognizably far less often; see bench/class_recognition.py). ``transforms`` (a callable on
+    half, rounded down) show a random draw each of the real brush (``mypaint``, the default: what MyPaint
+    paints for the strokes, with the neural painter's gradient; see :class:`BrushstrokeParam`) or, with
+    ``mypaint=False``, of a stochastic painter (MyPaint-like jitter), the rest the painter's expected
+    strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
+    (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
+    bench/class_recognition.py). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
+    composition of overlapping tiles of about 128 px (:meth:`Layout.fit`), strokes scaled to the tile. ``transforms`` (a callable on
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.
@@ -68,7 +72,10 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     draws = copies // 2 if draws is None else draws
     if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or not 0 <= draws <= copies:
         raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
-    param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, **param_kwargs)
+    if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
+        fitted = Layout.fit(_pair(param_kwargs["size"], "size"), overlap=param_kwargs.get("overlap", 32))
+        param_kwargs.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
+    param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, mypaint=mypaint, **param_kwargs)
     height, width = param.output_size
     scale = resolution / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
