@@ -217,6 +217,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     _check_positive(steps=steps)
     if "grid" not in settings and "size" not in settings:
         settings["size"] = tuple(target.shape[-2:])
+    if "grid" not in settings and "tile" in settings:      # tiles of about the preset's size cover the canvas
+        fitted = Layout.fit(_pair(settings["size"], "size"), settings["tile"], settings.get("overlap", 32))
+        settings.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
     param = BrushstrokeParam(grayscale=grayscale, palette=palette, seed=seed, device=device, mypaint=mypaint,
                              **settings)
     target = _resize(target, param.output_size)

@@ -52,3 +52,12 @@ def test_layout_arithmetic():
     for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Layout(**{**dict(rows=1, cols=1, tile=64, overlap=0), **bad})
+
+
+@pytest.mark.parametrize("size, grid, tile", [(224, (2, 2), 128), (256, (2, 2), 144), (512, (5, 5), 128),
+                                              (64, (1, 1), 64), ((256, 384), (3, 4), 120)])
+def test_fit_covers_the_canvas_with_tiles_of_about_the_size_asked(size, grid, tile):
+    layout = Layout.fit(size, tile=128, overlap=32)
+    height, width = (size, size) if isinstance(size, int) else size
+    assert (layout.rows, layout.cols, layout.tile, layout.overlap) == (*grid, tile, 32)
+    assert height <= layout.height <= height * 1.2 and width <= layout.width <= width * 1.2

@@ -93,8 +93,9 @@ def test_paint_writes_every_output_and_the_verdict(painted):
     with zipfile.ZipFile(out.with_suffix(".ora")) as ora:
         assert ora.read("mimetype") == b"image/openraster" and "stack.xml" in ora.namelist()
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("giant panda (388): P = ")
-    assert "held-out efficientnet_lite2" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("giant panda (388), neural render: P = ")
+    assert lines[1].startswith("giant panda (388), MyPaint re-paint, seed 1: P = ")
+    assert all("held-out efficientnet_lite2" in line for line in lines)
     assert proc.stderr == ""                                   # --quiet
 
 
