@@ -217,7 +217,7 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
              final_ms: int = 1000) -> Path:
     """Write an animated GIF of one painting appearing stroke by stroke, atomically.
 
-    Frame k shows the first ``k`` strokes of every tile (``param.image(upto=k)``) for
+    Frame k shows the first ``k`` strokes of every tile (``param.image(upto=k, mypaint=False)``) for
     k = every, 2 x every, ..., always ending with the full painting, which stays ``final_ms``
     milliseconds; the others ``duration_ms`` each. The GIF loops forever. Pillow merges consecutive
     frames that came out identical (their durations add up).
@@ -228,7 +228,7 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     steps = list(range(every, param.strokes, every)) + [param.strokes]
     with torch.no_grad():
-        frames = [_picture(_to_uint8(param.image(upto=k)[b])[0]) for k in steps]
+        frames = [_picture(_to_uint8(param.image(upto=k, mypaint=False)[b])[0]) for k in steps]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=[int(duration_ms)] * (len(frames) - 1) + [int(final_ms)])
@@ -323,5 +323,6 @@ def export_all(param, stem, formats=EXPORTS, seed: int | None = None) -> dict:
 
 
 def _image(param) -> torch.Tensor:
+    """The neural render (MyPaint's pixels are the ``mypaint`` exports)."""
     with torch.no_grad():
-        return param.image()
+        return param.image(mypaint=False)
