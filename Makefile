@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m strokeparam paint "giant panda" --out out/giant_panda.png --gif --svg --mypaint
+	$(PY) -m strokeparam paint "giant panda" --size 224 --out out/giant_panda.png --gif --svg --mypaint
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
