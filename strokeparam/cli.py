@@ -21,6 +21,7 @@ from pathlib import Path
 PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
 HELDOUT = ("efficientnet_lite2", "efficientnet_lite1", "efficientnet_lite0")   # first not painting judges
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
+CLASS_SIZE = 224          # default side of a class painting: 2 x 2 overlapping tiles of 128 px
 STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
 SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
                   "grass", "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text")
@@ -188,9 +189,13 @@ def _class_options(parser):
 
 
 def _class_kwargs(args) -> dict:
-    """paint_class's keywords from the options of a class-painting command (models aside)."""
+    """paint_class's keywords from the options of a class-painting command (models aside); without --grid
+    or --size, a CLASS_SIZE-px canvas of ~128-px tiles."""
+    layout = _layout(args)
+    if "grid" not in layout and "size" not in layout:
+        layout["size"] = (CLASS_SIZE, CLASS_SIZE)
     return dict(strokes=args.strokes, steps=args.steps, copies=args.copies, draws=args.draws,
-                resolution=args.resolution, lr=args.lr, **_layout(args))
+                resolution=args.resolution, lr=args.lr, **layout)
 
 
 def _color(parser):
@@ -213,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
-    _common(paint, strokes=30, steps=150, size_help="output size in pixels: N (square) or HxW; the grid follows")
+    _common(paint, strokes=30, steps=150, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
+            f"128 px follow (default {CLASS_SIZE}; --grid 1 is the paper's single 64-px tile)")
     _color(paint)
 
     style = sub.add_parser("style", help="paint a photo (intrinsic style transfer)", description="Paint a "
@@ -252,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"photo paintings: long side N or HxW in pixels (default {STYLE_SIZE})")
     gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
                          help="classifier whose features compare content (default efficientnet_lite0)")
-    _common(gallery, strokes=30, steps=150, size_help="class paintings' size in pixels: N (square) or HxW")
+    _common(gallery, strokes=30, steps=150, size_help=f"class paintings' size in pixels: N (square) or HxW "
+            f"(default {CLASS_SIZE})")
 
     transfer = sub.add_parser("transfer", help="re-paint a stroke JSON with the real MyPaint",
                               description="Re-paint the strokes of a stroke JSON with MyPaint (PNG, OpenRaster).")
