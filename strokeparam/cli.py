@@ -565,7 +565,7 @@ class _GalleryTools:
             canvas = {k: v for k, v in _layout(args).items() if k not in ("grid", "size")}
             param = paint_content(job.picture, strokes=args.style_strokes, steps=args.style_steps,
                                   model=args.style_model, size=size, lr=args.style_lr, **canvas, **common)
-            strokes, steps = args.style_strokes, args.style_steps
+            strokes, steps = param.strokes, args.style_steps
             job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
         repaint = param.to_mypaint(seed=args.seed) if args.mypaint else None
         _export(param, out, args, repaint=repaint)

@@ -72,7 +72,7 @@ def jobs(tmp_path_factory):
             proc.communicate()
 
 
-GALLERY = ["gallery", "--classes", "1", "--styles", "grayscale", "--style-size", "32", "--style-strokes", "3",
+GALLERY = ["gallery", "--classes", "1", "--styles", "grayscale", "--style-size", "32",
            "--style-steps", "1", *TINY, *FAST]
 
 
