@@ -346,7 +346,7 @@ def _layout(args) -> dict:
 
 def open_image(spec: str):
     """A content image as an RGB PIL image, from a file or ``skimage:NAME``; and its name."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
     if spec.startswith("skimage:"):
         name = spec.removeprefix("skimage:")
         if name not in SKIMAGE_PHOTOS:
@@ -363,17 +363,8 @@ def open_image(spec: str):
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"content image {spec} does not exist")
-    import warnings
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as picture:
-                return picture.convert("RGB"), path.stem
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ValueError(f"{spec} is too large an image for Pillow's decompression-bomb guard "
-                         f"(over {Image.MAX_IMAGE_PIXELS} pixels); scale it down first") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{spec} is not an image Pillow can read: {exc}") from None
+    from .paint import read_picture
+    return read_picture(path), path.stem
 
 
 def _photo_size(picture, size):

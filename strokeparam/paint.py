@@ -73,8 +73,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or not 0 <= draws <= copies:
         raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
     if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
-        fitted = Layout.fit(_pair(param_kwargs["size"], "size"), overlap=param_kwargs.get("overlap", 32))
-        param_kwargs.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
+        _fit(param_kwargs, 128)
     param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, mypaint=mypaint, **param_kwargs)
     height, width = param.output_size
     scale = resolution / max(height, width)
@@ -82,8 +81,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     if transforms is None:
         transforms = stack(pad=8, scale=(0.8, 1.2), degrees=degrees, jitter_after=8, same_on_batch=False,
                            seed=seed)
-    generator = torch.Generator(param.raw.device)
-    generator.seed() if seed is None else generator.manual_seed(seed)
+    generator = _generator(param.raw.device, seed)
     random = draws if param.in_loop or param.painter.stochastic else 0
 
     def pictures():
@@ -109,17 +107,7 @@ def load_image(image, size: int | None = None) -> torch.Tensor:
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"image file not found: {path}")
-        import warnings
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as picture:
-                    image = picture.convert("RGB")
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise ValueError(f"{path} has over {Image.MAX_IMAGE_PIXELS} pixels (Pillow's decompression-bomb "
-                             "guard); scale it down first") from None
-        except OSError as error:
-            raise ValueError(f"{path} is not an image file PIL can read: {error}") from None
+        image = read_picture(path)
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):
@@ -145,6 +133,23 @@ def load_image(image, size: int | None = None) -> torch.Tensor:
     _check_positive(size=size)
     h, w = image.shape[-2:]
     return _resize(image[None], (max(1, round(h * size / min(h, w))), max(1, round(w * size / min(h, w)))))
+
+
+def read_picture(path: Path):
+    """The RGB PIL image in file ``path``; one ValueError for a file Pillow can't read or a decompression bomb."""
+    import warnings
+
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                return picture.convert("RGB")
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValueError(f"{path} is too large an image for Pillow's decompression-bomb guard "
+                         f"(over {Image.MAX_IMAGE_PIXELS} pixels); scale it down first") from None
+    except OSError as error:
+        raise ValueError(f"{path} is not an image Pillow can read: {error}") from None
 
 
 def _resize(images: torch.Tensor, size) -> torch.Tensor:
@@ -218,13 +223,11 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     if "grid" not in settings and "size" not in settings:
         settings["size"] = tuple(target.shape[-2:])
     if "grid" not in settings and "tile" in settings:      # tiles of about the preset's size cover the canvas
-        fitted = Layout.fit(_pair(settings["size"], "size"), settings["tile"], settings.get("overlap", 32))
-        settings.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
+        _fit(settings, settings["tile"])
     param = BrushstrokeParam(grayscale=grayscale, palette=palette, seed=seed, device=device, mypaint=mypaint,
                              **settings)
     target = _resize(target, param.output_size)
-    generator = torch.Generator(param.raw.device)
-    generator.seed() if seed is None else generator.manual_seed(seed)
+    generator = _generator(param.raw.device, seed)
 
     def paintings():
         expected = param.image(mypaint=False)
@@ -235,6 +238,18 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
                device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr), transforms=standard(seed=seed),
                progress=progress)
     return param
+
+
+def _fit(kwargs: dict, tile: int) -> None:
+    """Set ``kwargs``' grid, tile and overlap to tiles of about ``tile`` px covering its ``size`` (Layout.fit)."""
+    fitted = Layout.fit(_pair(kwargs["size"], "size"), tile, kwargs.get("overlap", 32))
+    kwargs.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
+
+
+def _generator(device, seed: int | None) -> torch.Generator:
+    generator = torch.Generator(device)
+    generator.seed() if seed is None else generator.manual_seed(seed)
+    return generator
 
 
 def _check_positive(**values):
