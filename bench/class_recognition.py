@@ -113,6 +113,8 @@ def main():
     p.add_argument("--tile", type=int, help="painter tile side in px (default: paint_class's)")
     p.add_argument("--grid", type=int, help="tiles per side (default: paint_class's)")
     p.add_argument("--overlap", type=int, help="px shared by neighbouring tiles (default: paint_class's)")
+    p.add_argument("--underpainting", type=int,
+                   help="strokes of a whole-canvas layer under the tiles, 0 for none (default: paint_class's)")
     p.add_argument("--mypaint-seeds", type=int, default=1,
                    help="MyPaint re-paints judged per class, seeds 0..N-1 (default 1; the table's columns are seed 0)")
     p.add_argument("--jobs", type=int, default=1,
@@ -133,7 +135,8 @@ def main():
                    draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
                    threads=1 if args.jobs > 1 else torch.get_num_threads(),
                    canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
-                                                 grid=args.grid, overlap=args.overlap).items() if v is not None})
+                                                 grid=args.grid, overlap=args.overlap,
+                                                 underpainting=args.underpainting).items() if v is not None})
     if args.draws is not None and not 0 <= args.draws <= options["copies"]:
         p.error(f"--draws must be from 0 to --copies ({options['copies']})")
     start = time.perf_counter()

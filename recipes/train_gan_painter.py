@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the paper's GAN painter: a conditional WGAN-GP with a decaying masked reconstruction term.
+"""Train the GAN painter: a conditional WGAN-GP with a decaying masked reconstruction term.
 
     python recipes/train_gan_painter.py --preset cpu --data data/strokes --resume --export
     torchrun --nproc_per_node 2 recipes/train_gan_painter.py --preset paper --data data/strokes --resume
@@ -8,22 +8,48 @@ Each step trains the critic on ``critic_steps`` batches (Wasserstein loss + grad
 interpolated strokes, weight ``gp``), then the generator on one more batch: adversarial loss plus
 ``rec_weight * 0.5 ** (step / rec_half_life)`` times an L1 reconstruction loss masked to the inked pixels
 of the real stroke (plus ``mask_floor`` elsewhere).
+
+Presets: ``paper`` and ``deconv-cpu`` train the paper's generator (``arch="deconv"``); ``cpu`` (the shipped
+painter) trains ``arch="skeleton"``, the skeleton painter's dab model with per-dab noise, started from the
+shipped skeleton weights (``init="skeleton"``). Its reconstruction term scores the plain, noise-free
+stroke (``rec_plain``): the mean stroke stays MyPaint's while the critic shapes the draws' texture.
 """
 import sys
 
 import torch
 
-from strokeparam.painters import GANPainter
+from strokeparam.painters import GANPainter, create_painter
 from strokeparam.painters.gan import Critic
 from strokeparam.painters.training import Task, average_gradients, main
 
-COMMON = dict(gp=10.0, critic_steps=5, lr=1e-4, betas=(0.5, 0.9), rec_weight=10.0, mask_floor=0.1)
+COMMON = dict(gp=10.0, critic_steps=5, lr=1e-4, betas=(0.5, 0.9), rec_weight=10.0, mask_floor=0.1,
+              arch="deconv", init=None, rec_plain=False, critic_lr=None)
+SKELETON = dict(COMMON, arch="skeleton", init="skeleton", rec_plain=True, noise_dim=4, dim=16)
 PRESETS = {
-    "smoke": dict(COMMON, steps=3, batch_size=8, dim=4, noise_dim=4, rec_half_life=2, log_every=1),
-    "cpu": dict(COMMON, steps=3000, batch_size=32, dim=16, noise_dim=8, lr=2e-4, rec_half_life=1000,
-                log_every=25),
+    "smoke": dict(SKELETON, steps=3, batch_size=8, dim=4, rec_half_life=2, log_every=1),
+    "cpu": dict(SKELETON, steps=4000, batch_size=64, lr=5e-4, critic_lr=1e-4, rec_weight=10.0,
+                rec_half_life=10 ** 9, log_every=25),
+    "deconv-cpu": dict(COMMON, steps=3000, batch_size=32, dim=16, noise_dim=8, lr=2e-4, rec_half_life=1000,
+                       log_every=25),
     "paper": dict(COMMON, steps=100000, batch_size=64, dim=16, noise_dim=8, rec_half_life=20000, log_every=100),
 }
+
+
+def warm_start(gen: GANPainter) -> None:
+    """Copy the shipped skeleton painter's weights into a skeleton-arch generator; the noise inputs and
+    the displacement outputs start near zero, so the first draws are the skeleton painter's."""
+    source = create_painter("skeleton").state_dict()
+    with torch.no_grad():
+        for key, value in gen.body.state_dict().items():
+            src = source[key]
+            if src.shape == value.shape:
+                value.copy_(src)
+            elif key == "dab_net.0.weight":       # (hidden, 7 + noise): new noise columns keep their init x 0.1
+                value[:, :src.shape[1]] = src
+                value[:, src.shape[1]:] *= 0.1
+            else:                                 # last layer: new displacement rows start at zero
+                value.zero_()
+                value[:src.shape[0]] = src
 
 
 class GANTask(Task):
@@ -31,10 +57,19 @@ class GANTask(Task):
 
     def __init__(self, cfg, device):
         super().__init__(cfg, device)
-        self.gen = GANPainter(dim=cfg["dim"], noise_dim=cfg["noise_dim"]).to(device)
+        if cfg["arch"] == "skeleton":
+            config = create_painter("skeleton").config()
+            skeleton = {k: config[k] for k in ("dabs", "components", "hidden", "jitter", "draw_gain")}
+            self.gen = GANPainter(noise_dim=cfg["noise_dim"], arch="skeleton", skeleton=skeleton)
+            if cfg["init"] == "skeleton":
+                warm_start(self.gen)
+        else:
+            self.gen = GANPainter(dim=cfg["dim"], noise_dim=cfg["noise_dim"])
+        self.gen.to(device)
         self.critic = Critic(cfg["dim"]).to(device)
         self.modules = {"generator": self.gen, "critic": self.critic}
-        self.optimizers = {name: torch.optim.Adam(m.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
+        rates = {"generator": cfg["lr"], "critic": cfg["critic_lr"] or cfg["lr"]}
+        self.optimizers = {name: torch.optim.Adam(m.parameters(), lr=rates[name], betas=tuple(cfg["betas"]))
                            for name, m in self.modules.items()}
         self.rng = torch.Generator(device=device).manual_seed(12345)
         self.generators = {"noise": self.rng}
@@ -63,7 +98,8 @@ class GANTask(Task):
         actions, real = batches[-1]
         fake = self._fake(actions)
         mask = (real > 0.0).float() + cfg["mask_floor"]
-        rec = ((fake - real).abs() * mask).sum() / mask.sum()
+        plain = self.gen(actions) if cfg["rec_plain"] else fake
+        rec = ((plain - real).abs() * mask).sum() / mask.sum()
         rec_weight = cfg["rec_weight"] * 0.5 ** (step / cfg["rec_half_life"])
         adv = -self.critic(actions, fake).mean()
         loss_g = adv + rec_weight * rec

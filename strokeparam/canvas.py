@@ -107,30 +107,37 @@ def over(alpha: torch.Tensor, color: torch.Tensor) -> tuple[torch.Tensor, torch.
 def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
     """Put premultiplied tile layers on one canvas, in painting order.
 
-    rgb (B, T, 3, t, t), alpha (B, T, 1, t, t) with tiles in ``layout.order()``; background (3,).
-    Returns (B, 3, height, width).
+    rgb (B, T, 3, t, t), alpha (B, T, 1, t, t) with tiles in ``layout.order()``; ``background`` is an RGB
+    colour (3,) or a canvas (B, 3, H, W) painted earlier (an underpainting) that the layout's canvas covers
+    and is cropped to. Returns (B, 3, height, width), or (B, 3, H, W) over a canvas.
     """
     batch = rgb.shape[0]
-    bg = background.to(rgb).view(1, 3, 1, 1)
+    if background.ndim == 1:
+        canvas = background.to(rgb).view(1, 3, 1, 1).expand(batch, 3, layout.height, layout.width)
+    else:
+        canvas = background
+    height, width = canvas.shape[-2:]
+    if height > layout.height or width > layout.width:
+        raise ValueError(f"a {layout.height}x{layout.width} layout cannot cover a {height}x{width} canvas")
     if layout.tiles == 1:
-        return rgb[:, 0] + (1.0 - alpha[:, 0]) * bg
+        return rgb[:, 0, :, :height, :width] + (1.0 - alpha[:, 0, :, :height, :width]) * canvas
     # fold wants the tiles in raster order
     order = layout.order()
     raster = sorted(range(len(order)), key=lambda k: order[k])
     layers = torch.cat([rgb, alpha], dim=2)[:, raster]                       # (B, T, 4, t, t)
     parity = torch.tensor([[(r % 2, c % 2) == p for r, c in sorted(order)] for p in PASSES],
                           device=rgb.device)
-    canvas = bg.expand(batch, 3, layout.height, layout.width)
     for mask in parity:
         if not mask.any():
             continue
         cols = (layers * mask.view(1, -1, 1, 1, 1).to(layers)).flatten(2).transpose(1, 2)
-        layer = F.fold(cols, (layout.height, layout.width), layout.tile, stride=layout.stride)
+        layer = F.fold(cols, (layout.height, layout.width), layout.tile, stride=layout.stride)[..., :height, :width]
         canvas = layer[:, :3] + (1.0 - layer[:, 3:]) * canvas
     return canvas
 
 
 def composite(alpha: torch.Tensor, color: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
-    """Strokes → canvas. alpha (B, T, N, 1, t, t), color (B, T, N, 3) → (B, 3, height, width)."""
+    """Strokes → canvas. alpha (B, T, N, 1, t, t), color (B, T, N, 3), background (3,) or (B, 3, H, W) → canvas
+    (see :func:`stitch`)."""
     rgb, a = over(alpha, color)
     return stitch(rgb, a, layout, background)

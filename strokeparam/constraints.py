@@ -136,6 +136,19 @@ class Palette(Constraint):
                                             for rgb in self.colors.tolist()], temperature=self.temperature)
 
 
+def from_dict(spec) -> Constraint:
+    """The constraint that ``to_dict`` described (as a stroke JSON stores it); ValueError if malformed."""
+    kinds = {"range": lambda d: FieldRange(d["fields"], d["low"], d["high"]),
+             "grayscale": lambda d: Grayscale(d["low"], d["high"]),
+             "palette": lambda d: Palette(d["colors"], d["temperature"])}
+    if not isinstance(spec, dict) or spec.get("type") not in kinds:
+        raise ValueError(f"a constraint must be a dict with type one of {', '.join(kinds)}, got {str(spec)[:80]}")
+    try:
+        return kinds[spec["type"]](spec)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"constraint {str(spec)[:80]} is malformed: missing or bad {exc}") from None
+
+
 def check(constraints) -> tuple:
     """Validate a sequence of constraints (no two color constraints) and return it as a tuple."""
     constraints = tuple(constraints)

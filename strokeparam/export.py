@@ -21,11 +21,18 @@ STROKES_VERSION = 1
 def strokes_dict(param) -> dict:
     """The stroke list of a BrushstrokeParam as a JSON-ready dict (schema ``strokeparam-strokes`` v1).
 
-    ``paintings[b]`` lists painting b's strokes in painting order: tile k (``layout.order()``) owns
-    strokes ``k * strokes_per_tile`` to ``(k + 1) * strokes_per_tile - 1``, each a list of the 12
-    action fields (``fields``) in [0, 1], coordinates relative to its tile.
+    ``paintings[b]`` lists painting b's strokes in painting order: first the ``underpainting`` layers
+    (each ``{tile, strokes, layout}``: its tiles in order, ``strokes`` each), then tile k of ``layout``
+    (``layout.order()``) owns the next strokes ``k * strokes_per_tile`` to ``(k + 1) * strokes_per_tile - 1``;
+    each stroke is a list of the 12 action fields (``fields``) in [0, 1], coordinates relative to its tile.
+    ``painter`` names the painter with its ``config`` and ``weights_sha256``; ``constraints`` are those of
+    :mod:`strokeparam.constraints` (``to_dict``); ``raw`` holds the optimized parameters themselves
+    (float32 values, before sigmoid and constraints). Loading the file as ``init`` restores all of it, and
+    the same image bit for bit.
     """
+    from .painters import weights_digest
     acts = param.actions().detach().cpu().numpy().astype(np.float64)
+    painter = param.painter
     return {
         "format": STROKES_FORMAT,
         "version": STROKES_VERSION,
@@ -36,9 +43,13 @@ def strokes_dict(param) -> dict:
         "strokes_per_tile": param.strokes,
         "size": list(param.output_size),
         "background": [float(c) for c in param.background.tolist()],
-        "painter": getattr(param.painter, "name", type(param.painter).__name__),
+        "underpainting": [dict(tile=lay.tile, strokes=n, layout=lay.to_dict()) for lay, n in param.levels[:-1]],
+        "painter": getattr(painter, "name", type(painter).__name__),
+        "painter_config": {k: v for k, v in painter.config().items() if k != "size"},
+        "painter_weights_sha256": weights_digest(painter),
         "constraints": [c.to_dict() for c in param.constraints],
         "paintings": [[[round(v, 7) for v in stroke] for stroke in painting] for painting in acts.tolist()],
+        "raw": param.raw.detach().cpu().float().numpy().astype(np.float64).tolist(),
     }
 
 
@@ -50,12 +61,15 @@ def save_strokes(param, path) -> Path:
 
 
 MAX_STROKES_BYTES = 64 << 20      # a stroke JSON of 1000 tiles x 100 strokes x 4 paintings is ~60 MB
+MAX_RAW = 1e4                     # |raw parameter|: sigmoid is 0 or 1 in float32 long before
 MAX_SIZE = 8192                   # px: largest output side and layout canvas side (MyPaintRenderer's MAX_CANVAS)
 
 
 def load_strokes(source) -> dict:
-    """Read a stroke JSON (path or dict) → dict with ``layout`` (Layout), ``actions`` (float32 tensor
-    (batch, strokes, 12)), ``size`` ((H, W)) and ``background``; raises ValueError on a bad file.
+    """Read a stroke JSON (path or dict) → dict with ``layout`` (Layout), ``strokes`` (per tile),
+    ``underpainting`` ((tile, strokes) pairs or None), ``actions`` (float32 tensor (batch, strokes, 12)),
+    ``size`` ((H, W)), ``background``, ``constraints`` (objects), ``raw`` (tensor or None) and ``doc``;
+    raises ValueError on a bad file. :func:`saved_painter` restores its painter.
 
     Bounds: the file holds at most :data:`MAX_STROKES_BYTES` bytes; ``size`` and the layout's canvas
     (rows, cols, tile, overlap) are at most :data:`MAX_SIZE` px a side."""
@@ -97,14 +111,55 @@ def load_strokes(source) -> dict:
         size = (int(size[0]), int(size[1]))
         paintings = np.asarray(doc["paintings"], dtype=np.float64)
         background = [float(c) for c in doc["background"]]
+        under = doc.get("underpainting") or []
+        if not isinstance(under, list) or len(under) > 8:
+            raise ValueError("underpainting must be a list of at most 8 layers")
+        under = [(int(u["tile"]), int(u["strokes"])) for u in under]
+        from .param import _underpainting
+        levels = _underpainting(under or None, layout)
+        under_total = sum(lay.tiles * n for lay, n in levels)
+        strokes = doc.get("strokes_per_tile", max(1, (paintings.shape[1] - under_total) // layout.tiles))
+        if not isinstance(strokes, int) or isinstance(strokes, bool) or strokes < 1:
+            raise ValueError(f"strokes_per_tile must be a positive integer, got {strokes!r}")
+        from . import constraints as C
+        constraints = [C.from_dict(c) for c in doc.get("constraints", [])]
+        raw = None if doc.get("raw") is None else np.asarray(doc["raw"], dtype=np.float64)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{where} is malformed: {exc}") from None
-    if paintings.ndim != 3 or paintings.shape[1] % layout.tiles or paintings.shape[1] == 0:
-        raise ValueError(f"{where}: paintings must be (batch, tiles x strokes, 12) with {layout.tiles} tiles, "
-                         f"got shape {paintings.shape}")
+    if paintings.ndim != 3 or paintings.shape[1] != under_total + layout.tiles * strokes:
+        raise ValueError(f"{where}: paintings must be (batch, strokes, 12) with {under_total} underpainting strokes + "
+                         f"{layout.tiles} tiles x {strokes} strokes, got shape {paintings.shape}")
     acts = A.validate(paintings.reshape(-1, paintings.shape[-1]), f"{where} strokes").reshape(paintings.shape)
-    return {"layout": layout, "actions": torch.from_numpy(acts.astype(np.float32)), "size": size,
-            "background": background, "doc": doc}
+    if raw is not None and (raw.shape != paintings.shape or not np.all(np.abs(raw) <= MAX_RAW)):
+        raise ValueError(f"{where}: raw must be finite numbers in [-{MAX_RAW:g}, {MAX_RAW:g}] of the paintings' shape "
+                         f"{paintings.shape}, got shape {raw.shape}")
+    return {"layout": layout, "strokes": strokes, "underpainting": under or None,
+            "actions": torch.from_numpy(acts.astype(np.float32)), "size": size, "background": background,
+            "constraints": constraints, "where": where,
+            "raw": None if raw is None else torch.from_numpy(raw.astype(np.float32)), "doc": doc}
+
+
+def saved_painter(saved: dict):
+    """The painter a loaded stroke file (:func:`load_strokes`) names, with the weights it was painted with;
+    None if it names none. ValueError if that painter or those weights are not installed."""
+    from .painters import create_painter, list_painters, weights_digest
+    doc, where = saved["doc"], saved["where"]
+    name, digest = doc.get("painter"), doc.get("painter_weights_sha256")
+    if name is None:
+        return None
+    if name not in list_painters():
+        raise ValueError(f"{where} was painted with the painter {name!r}, which is not registered here; "
+                         f"pass painter= the painter it was painted with")
+    try:
+        painter = create_painter(name)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"{where} was painted with the painter {name!r}, which cannot be loaded here ({exc}); "
+                         "pass painter= the painter it was painted with") from None
+    if digest is not None and weights_digest(painter) != digest:
+        raise ValueError(f"{where} was painted with other {name!r} weights (sha256 {str(digest)[:12]}..., the "
+                         f"installed ones are {weights_digest(painter)[:12]}...); pass painter= the painter it "
+                         "was painted with (e.g. strokeparam.painters.load_weights(path))")
+    return painter
 
 
 # -- images -----------------------------------------------------------------------------------------
@@ -176,6 +231,7 @@ def svg_string(param, painting: int = 0) -> str:
     b = _check_painting(param, painting)
     layout = param.layout
     acts = param.actions()[b].detach().cpu().numpy().astype(np.float64)
+    origins, tiles = param.placement()
     height, width = param.output_size
     root = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", version="1.1", width=str(width),
                       height=str(height), viewBox=f"0 0 {layout.width} {layout.height}",
@@ -183,18 +239,20 @@ def svg_string(param, painting: int = 0) -> str:
     defs = ET.SubElement(root, "defs")
     ET.SubElement(root, "rect", x="0", y="0", width=str(layout.width), height=str(layout.height),
                   fill=_hex(param.background.tolist()))
-    for k, (top, left) in enumerate(layout.origins()):
-        clip = ET.SubElement(defs, "clipPath", id=f"tile{k}")
-        ET.SubElement(clip, "rect", x=str(left), y=str(top), width=str(layout.tile), height=str(layout.tile))
-        group = ET.SubElement(root, "g", {"clip-path": f"url(#tile{k})"})
-        for action in acts[k * param.strokes:(k + 1) * param.strokes]:
-            spec = A.to_mypaint(action, layout.tile)
-            (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
-            ET.SubElement(group, "path", {
-                "d": f"M {x0:.3f} {y0:.3f} Q {x1:.3f} {y1:.3f} {x2:.3f} {y2:.3f}",
-                "fill": "none", "stroke": _hex(spec.color), "stroke-width": f"{2 * spec.radius:.3f}",
-                "stroke-opacity": f"{sum(spec.pressures) / 2:.4f}",
-                "stroke-linecap": "round", "stroke-linejoin": "round"})
+    groups = {}
+    for action, (top, left), tile in zip(acts, origins.tolist(), tiles.tolist()):
+        if (top, left, tile) not in groups:          # one clipped group per tile, in painting order
+            k = len(groups)
+            clip = ET.SubElement(defs, "clipPath", id=f"tile{k}")
+            ET.SubElement(clip, "rect", x=str(left), y=str(top), width=str(tile), height=str(tile))
+            groups[top, left, tile] = ET.SubElement(root, "g", {"clip-path": f"url(#tile{k})"})
+        spec = A.to_mypaint(action, tile)
+        (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
+        ET.SubElement(groups[top, left, tile], "path", {
+            "d": f"M {x0:.3f} {y0:.3f} Q {x1:.3f} {y1:.3f} {x2:.3f} {y2:.3f}",
+            "fill": "none", "stroke": _hex(spec.color), "stroke-width": f"{2 * spec.radius:.3f}",
+            "stroke-opacity": f"{sum(spec.pressures) / 2:.4f}",
+            "stroke-linecap": "round", "stroke-linejoin": "round"})
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
@@ -256,10 +314,10 @@ def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painti
     acts = param.actions()[b].detach().cpu().numpy()
     if quantize:
         acts = A.quantize(acts)
-    origins = np.repeat(np.array(layout.origins()), param.strokes, axis=0)
+    origins, tiles = param.placement()
     layer = MyPaintRenderer(brush, layout.tile).paint(
         acts, size=(layout.height, layout.width), seed=None if seed is None else seed + b, rgba=True,
-        origins=origins, tile=layout.tile)
+        origins=origins, tile=tiles)
     layer = param.resize(torch.from_numpy(layer).permute(2, 0, 1)[None])
     return layer[0].permute(1, 2, 0).numpy()
 

@@ -32,6 +32,8 @@ class Classifier(nn.Module):
     Children, in order: ``net`` (the timm model, whose layers Lucent names ``net_<layer>``) and ``logits``.
     """
 
+    normalizes_input = True      # render_vis and Lucent (after patch_lucent) skip their own normalization
+
     def __init__(self, net, name, input_size, mean, std):
         super().__init__()
         self.name = name
@@ -54,6 +56,8 @@ class Ensemble(nn.Module):
     Children, in order: ``members`` (Lucent names a member's layers ``members_<i>_net_<layer>``) and
     ``logits``, the ensemble's output and its last submodule.
     """
+
+    normalizes_input = True
 
     def __init__(self, models, weights=None):
         super().__init__()

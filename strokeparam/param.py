@@ -35,24 +35,35 @@ class BrushstrokeParam(nn.Module):
     - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
     - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
+    - ``underpainting``: layers of larger strokes painted first, under the tiles (coarse to fine, as a
+      painter blocks in a composition): an int N is one layer of N strokes on one tile spanning the
+      canvas (0: none); a list of ``(tile, strokes)`` pairs lays each layer out with :meth:`Layout.fit` over the
+      canvas (``overlap`` shared), coarsest first. ``levels`` lists every layer as ``(Layout, strokes)``,
+      the underpainting first and the tiles (``layout``, ``strokes``) last.
     - ``init``: actions (strokes, 12) or (batch, strokes, 12), or a stroke JSON (path or dict) to
-      continue from; otherwise uniform random actions drawn with ``seed``.
+      continue from; otherwise uniform random actions drawn with ``seed``. A stroke JSON restores the
+      layout, underpainting, background, constraints and painter it was saved with (an error if that
+      painter's weights are not installed; ``painter=``, ``constraints=``, ``grayscale`` or ``palette``
+      given here replace the saved ones).
     """
 
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
-                 background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=(),
+                 background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=None,
                  init=None, seed: int | None = None, device=None, tile: int | None = None, mypaint=False,
-                 workers: int = 0):
+                 workers: int = 0, underpainting=None):
         super().__init__()
         from .painters import Painter, create_painter
-        layout = None
+        layout = raw = None
         if isinstance(init, (str, dict)) or hasattr(init, "__fspath__"):
-            from .export import load_strokes
+            from .export import load_strokes, saved_painter
             saved = load_strokes(init)
-            layout, init = saved["layout"], saved["actions"]
-            strokes, batch = init.shape[1] // layout.tiles, init.shape[0]
+            layout, init, strokes = saved["layout"], saved["actions"], saved["strokes"]
+            batch, underpainting = init.shape[0], saved["underpainting"]
             size = saved["size"] if size is None else size
             background = saved["background"]
+            painter = saved_painter(saved) if painter is None else painter
+            if constraints is None and not grayscale and palette is None:
+                constraints, raw = saved["constraints"], saved["raw"]
         if painter is None or isinstance(painter, str):
             painter = create_painter(painter)
         if not isinstance(painter, Painter):
@@ -81,14 +92,17 @@ class BrushstrokeParam(nn.Module):
         self.size = None if size is None else _pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
+        self.levels = _underpainting(underpainting, layout) + ((layout, self.strokes),)
+        self.under_painters = nn.ModuleDict({str(lay.tile): painter.at_size(lay.tile).eval().requires_grad_(False)
+                                             for lay, _ in self.levels[:-1] if lay.tile != tile})
         self.register_buffer("background", _rgb(background))
-        cons = list(constraints)
+        cons = list(constraints or ())
         if grayscale:
             cons.insert(0, C.Grayscale())
         if palette is not None:
             cons.insert(0, C.Palette(palette))
         self.constraints = C.check(cons)
-        total = self.layout.tiles * self.strokes
+        total = sum(lay.tiles * n for lay, n in self.levels)
         if init is None:
             gen = torch.Generator()
             gen.seed() if seed is None else gen.manual_seed(int(seed))
@@ -99,16 +113,20 @@ class BrushstrokeParam(nn.Module):
             if start.shape[0] == total:
                 start = start.expand(self.batch, total, A.NUM_FIELDS)
             elif start.shape[0] != self.batch * total:
+                parts = " + ".join(f"{lay.tiles} tiles x {n} strokes" for lay, n in self.levels)
                 raise ValueError(f"init holds {start.shape[0]} strokes; this layout needs {total} per painting "
-                                 f"({self.layout.tiles} tiles x {self.strokes} strokes) x batch {self.batch}")
+                                 f"({parts}) x batch {self.batch}")
             start = C.invert(self.constraints, start.reshape(self.batch, total, A.NUM_FIELDS))
-        self.raw = nn.Parameter(torch.logit(start.clamp(EPS, 1 - EPS)).contiguous())
+        self.raw = nn.Parameter(torch.logit(start.clamp(EPS, 1 - EPS)).contiguous() if raw is None else raw.clone())
         if device is not None:
             self.to(device)
 
     def extra_repr(self) -> str:
+        under = "".join(f"{lay.rows}x{lay.cols} x {lay.tile} px x {n}, " for lay, n in self.levels[:-1])
         return (f"strokes={self.strokes}, grid={self.layout.rows}x{self.layout.cols}, overlap={self.layout.overlap}, "
-                f"tile={self.layout.tile}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, constraints={[c.to_dict()['type'] for c in self.constraints]}")
+                f"tile={self.layout.tile}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, "
+                + (f"underpainting=[{under[:-2]}], " if under else "")
+                + f"constraints={[c.to_dict()['type'] for c in self.constraints]}")
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -119,8 +137,19 @@ class BrushstrokeParam(nn.Module):
         return [self.raw], self.image
 
     def actions(self) -> torch.Tensor:
-        """Current valid actions (batch, tiles x strokes, 12), tiles in ``layout.order()``."""
+        """Current valid actions (batch, total strokes, 12): the layers of ``levels`` in order, each
+        tile by tile in its ``layout.order()`` with its strokes per tile."""
         return C.apply(self.constraints, torch.sigmoid(self.raw))
+
+    def placement(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each stroke of :meth:`actions` lies on the canvas: (top, left) pixel origins (S, 2) and tile
+        sides (S,) in pixels, in painting order."""
+        origins = [np.repeat(np.array(lay.origins()), n, axis=0) for lay, n in self.levels]
+        tiles = [np.full(lay.tiles * n, lay.tile) for lay, n in self.levels]
+        return np.concatenate(origins), np.concatenate(tiles)
+
+    def _painter_at(self, tile: int):
+        return self.painter if tile == self.layout.tile else self.under_painters[str(tile)]
 
     def image(self, upto: int | None = None, generator: torch.Generator | None = None,
               mypaint: bool | None = None, draws: int = 1) -> torch.Tensor:
@@ -135,26 +164,34 @@ class BrushstrokeParam(nn.Module):
         if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
         acts = self.actions()
-        layout, n = self.layout, self.strokes
-        flat = acts.reshape(-1, A.NUM_FIELDS)
-        if self.in_loop if mypaint is None else mypaint:
+        blocks, start = [], 0
+        for layout, n in self.levels:
+            blocks.append(acts[:, start:start + layout.tiles * n])
+            start += layout.tiles * n
+        pending = {}
+        if self.in_loop if mypaint is None else mypaint:       # MyPaint renders while the painter runs
             brush = self._loop_brush()
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
-            strokes = flat.detach().cpu().numpy()
-            pending = [brush.submit(strokes, layout.tile, seed) for seed in seeds]
-            neural = self.painter(flat)
-            alphas = [straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
-                      for p in pending]
-        else:
-            alphas = [self.painter(flat, generator=generator) for _ in range(draws)]
-        color = acts[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
-        keep = None if upto is None else (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1)
-        pictures = []
-        for alpha in alphas:
-            alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
-            pictures.append(composite(alpha if keep is None else alpha * keep, color, layout, self.background))
-        return self.resize(torch.cat(pictures))
+            pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
+                                            seed + level) for seed in seeds]
+                       for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
+        canvases = [self.background] * draws
+        for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
+            flat = block.reshape(-1, A.NUM_FIELDS)
+            painter = self._painter_at(layout.tile)
+            if pending:
+                neural = painter(flat)
+                alphas = [straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
+                          for p in pending[level]]
+            else:
+                alphas = [painter(flat, generator=generator) for _ in range(draws)]
+            color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
+            keep = None if upto is None else (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1)
+            for d, alpha in enumerate(alphas):
+                alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
+                canvases[d] = composite(alpha if keep is None else alpha * keep, color, layout, canvases[d])
+        return self.resize(torch.cat(canvases))
 
     def _loop_brush(self) -> BrushInTheLoop:
         if self.brush is None:                  # asked for by image(mypaint=True): the default brush, made once
@@ -181,11 +218,11 @@ class BrushstrokeParam(nn.Module):
         if quantize:
             acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
         renderer = MyPaintRenderer(brush, self.layout.tile)
-        origins = np.repeat(np.array(self.layout.origins()), self.strokes, axis=0)
+        origins, tiles = self.placement()
         size = (self.layout.height, self.layout.width)
         bg = self.background.cpu().numpy()
         out = [renderer.paint(a, size=size, background=bg, seed=None if seed is None else seed + b,
-                              origins=origins, tile=self.layout.tile)
+                              origins=origins, tile=tiles)
                for b, a in enumerate(tqdm(acts, disable=not progress, desc="MyPaint"))]
         canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
         return self.resize(canvas)
@@ -202,6 +239,31 @@ def _brush(mypaint, workers) -> BrushInTheLoop | None:
     if not isinstance(mypaint, str):
         raise ValueError(f"mypaint must be True, False, a MyPaint brush name or a BrushInTheLoop, got {mypaint!r}")
     return BrushInTheLoop(mypaint, workers)
+
+
+def _underpainting(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
+    """The layers of ``underpainting=`` (None, an int or (tile, strokes) pairs) as (Layout, strokes) over the
+    canvas of ``layout``."""
+    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
+        return ()
+    canvas = (layout.height, layout.width)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = [(max(canvas), int(value))]
+    try:
+        pairs = [(tile, n) for tile, n in value]
+    except (TypeError, ValueError):
+        pairs = None
+    if not pairs or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                            for pair in pairs for v in pair):
+        raise ValueError("underpainting must be a positive number of strokes or a list of (tile px, strokes) pairs "
+                         f"of positive integers, got {value!r}")
+    levels = []
+    for tile, n in pairs:
+        if not 8 <= tile <= 2048:
+            raise ValueError(f"underpainting tile must be in [8, 2048] px, got {tile}")
+        lay = Layout.fit(canvas, min(int(tile), max(canvas)), min(layout.overlap, int(tile) // 2))
+        levels.append((lay, int(n)))
+    return tuple(levels)
 
 
 def _pair(value, name: str) -> tuple[int, int]:

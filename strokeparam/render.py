@@ -1,6 +1,8 @@
 """render_vis: the optimization loop, a superset of Lucent's signature that works without Lucent."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,10 +14,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def render_vis(model, objective, param=None, param_f=None, optimizer=None, transforms=None,
+def render_vis(model, objective=None, param=None, param_f=None, optimizer=None, transforms=None,
                thresholds=(512,), preprocess: bool = False, progress: bool = True, device=None,
                seed: int | None = None, fixed_image_size=None, show_image: bool = False,
-               save_image: bool = False, image_name: str | None = None, verbose: bool = False):
+               save_image: bool = False, image_name: str | None = None, verbose: bool = False,
+               show_inline: bool = False, objective_f=None):
     """Optimize a parameterization so that ``model`` maximizes ``objective``; Lucent's loop, with extras.
 
     - ``objective``: a Lucent string ("labels:388", "layer:channel", "labels:giant panda"), a Lucent or
@@ -25,16 +28,24 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
     - ``optimizer``: a function ``params -> torch.optim.Optimizer`` (default Adam, lr 0.05).
     - ``transforms``: a callable or a list of callables on NCHW images (default
       :func:`strokeparam.transforms.standard` seeded with ``seed``).
-    - ``preprocess``: ImageNet mean/std normalization before the model (off: strokeparam's classifiers
-      normalize themselves). Images under 224 px are upsampled to 224 as in Lucent, unless
-      ``fixed_image_size`` is given.
+    - ``preprocess``: ImageNet mean/std normalization before the model. A model that normalizes its own
+      input (strokeparam's classifiers: ``normalizes_input``) is never normalized twice: there
+      ``preprocess=True``, Lucent's default, does nothing (with a one-time warning). Images under 224 px
+      are upsampled to 224 as in Lucent, unless ``fixed_image_size`` is given.
+    - Lucent's keywords all work: ``objective_f`` is another name for ``objective``; ``show_image``,
+      ``save_image``/``image_name`` and ``show_inline`` (displays in a notebook) show the last images.
 
-    Returns the images at each threshold, as Lucent does: a list of numpy (batch, H, W, 3) in [0, 1]. The
-    param keeps the final strokes. Ctrl-C stops early and returns what there is.
+    Returns the images at each threshold, in the order the thresholds are given: a list of numpy
+    (batch, H, W, 3) in [0, 1]. The param keeps the final strokes. Ctrl-C stops early and returns what
+    there is.
     """
     from .param import BrushstrokeParam
     if param is not None and param_f is not None:
         raise ValueError("pass param= or param_f=, not both")
+    if (objective is None) == (objective_f is None):
+        raise ValueError("pass the objective once: objective= (or Lucent's name, objective_f=)")
+    objective = objective if objective_f is None else objective_f
+    preprocess = preprocess and not skips_preprocess(model)
     param_f = param if param is not None else param_f
     thresholds = tuple(int(t) for t in thresholds)
     if not thresholds or min(thresholds) < 0:
@@ -55,12 +66,12 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
             raise ValueError(f"the optimizer's learning rate must be a finite number >= 0, got {float(lr)}")
     transform = _compose(transforms, seed, preprocess, fixed_image_size)
     objective_f = as_objective(objective)
-    images = []
+    images = {}
     hook = Hook(model, image_f)
     bar = tqdm(range(1, max(thresholds) + 1), disable=not progress, desc="render_vis", leave=False)
     try:
         if 0 in thresholds:
-            images.append(_to_numpy(image_f()))
+            images[0] = _to_numpy(image_f())
         for step in bar:
             opt.zero_grad(set_to_none=True)
             model(transform(image_f()))
@@ -71,22 +82,42 @@ def render_vis(model, objective, param=None, param_f=None, optimizer=None, trans
             opt.step()
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if step in thresholds:
-                images.append(_to_numpy(image_f()))
+                images[step] = _to_numpy(image_f())
                 if verbose:
                     bar.write(f"step {step}: loss {loss.item():.4f}")
     except KeyboardInterrupt:
-        images.append(_to_numpy(image_f()))
+        images = [images[t] for t in thresholds if t in images] + [_to_numpy(image_f())]
+    else:
+        images = [images[t] for t in thresholds]
     finally:
         bar.close()
         hook.close()
-    if save_image or show_image:
+    if save_image or show_image or show_inline:
         from PIL import Image
         picture = Image.fromarray((np.concatenate(list(images[-1]), axis=1) * 255).round().astype(np.uint8))
         if save_image:
             picture.save(image_name or "image.png")
         if show_image:
             picture.show()
+        if show_inline:
+            from IPython.display import display
+            display(picture)
     return images
+
+
+_warned = set()
+
+
+def skips_preprocess(model) -> bool:
+    """Whether ``model`` normalizes its own input, so Lucent's ``preprocess`` must not (warns once per class)."""
+    if not getattr(model, "normalizes_input", False):
+        return False
+    name = type(model).__name__
+    if name not in _warned:
+        _warned.add(name)
+        warnings.warn(f"{name} normalizes its own input; preprocess=True (Lucent's default) is skipped so that "
+                      "the image is not normalized twice", stacklevel=3)
+    return True
 
 
 def _scalar(loss) -> torch.Tensor:

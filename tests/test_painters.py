@@ -76,6 +76,30 @@ def test_stochastic_gan_is_seeded_and_deterministic_without_a_generator():
     assert torch.equal(painter(acts, generator=g()), painter(acts, generator=g()))
 
 
+def test_skeleton_gan_generator_reads_per_dab_noise_and_paints_any_size(tmp_path):
+    from strokeparam.painters import GANPainter
+    gan = GANPainter(noise_dim=3, arch="skeleton", skeleton=dict(dabs=16, hidden=4, jitter=0.5)).eval()
+    with torch.no_grad():
+        gan.body.dab_net[-1].weight.normal_()                        # noise moves the dabs
+    acts = torch.rand(3, 12, generator=torch.Generator().manual_seed(2))
+    g = lambda seed: torch.Generator().manual_seed(seed)               # noqa: E731
+    assert gan.stochastic and gan.resizable and torch.equal(gan(acts), gan(acts))
+    assert torch.equal(gan(acts, generator=g(1)), gan(acts, generator=g(1)))
+    assert not torch.equal(gan(acts, generator=g(1)), gan(acts, generator=g(2)))
+    assert gan.at_size(96)(acts).shape == (3, 1, 96, 96) and type(gan.at_size(96)) is GANPainter
+    loaded = load_weights(save_weights(gan, tmp_path / "gan.safetensors", {})[0])
+    assert loaded.config() == gan.config() and torch.equal(loaded.eval()(acts, generator=g(3)), gan(acts, generator=g(3)))
+    with pytest.raises(ValueError, match="arch must be one of deconv, skeleton"):
+        GANPainter(arch="unet")
+    with pytest.raises(ValueError, match="skeleton must be a dict"):
+        GANPainter(skeleton=dict(dabs=16))
+    card = json.loads((tmp_path / "gan.json").read_text())
+    card["architecture"]["config"]["skeleton"]["dabs"] = 10 ** 8         # nested settings obey the card limits
+    (tmp_path / "gan.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"architecture.config.skeleton.dabs must be an integer in \[0, 1024\]"):
+        load_weights(tmp_path / "gan.safetensors")
+
+
 def test_skeleton_jitter_draws_seeded_textures_around_the_expected_ink():
     plain = small("skeleton").eval()
     jittered = SkeletonPainter(**dict(plain.config(), jitter=0.8)).eval()

@@ -88,3 +88,45 @@ def test_works_without_lucent():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "OK (1, 64, 64, 3)" in r.stdout
+
+
+def test_lucent_keywords_and_threshold_order(model, painter, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    param = BrushstrokeParam(strokes=3, painter=painter, seed=3)
+    images = render_vis(model, objective_f="labels:388", param_f=param, thresholds=(3, 1), transforms=[],
+                        progress=False, show_inline=True, seed=0)
+    again = BrushstrokeParam(strokes=3, painter=painter, seed=3)
+    first, = render_vis(model, "labels:388", param=again, thresholds=(1,), transforms=[], progress=False, seed=0)
+    assert np.array_equal(images[1], first) and not np.array_equal(images[0], first)   # (3, 1): step 3 first
+    assert len(shown) == 1 and shown[0].size == (64, 64)
+    with pytest.raises(ValueError, match="objective once"):
+        render_vis(model, "labels:388", objective_f="labels:1", param=again, thresholds=(1,), progress=False)
+
+
+@pytest.mark.parametrize("lucent", [False, True])
+def test_preprocess_never_normalizes_a_self_normalizing_classifier_twice(model, painter, lucent):
+    from strokeparam.compat import patch_lucent
+    if lucent:
+        assert patch_lucent()
+        from lucent.optvis.render import render_vis as run
+    else:
+        run = render_vis
+    images = []
+    for preprocess in (True, False):
+        torch.manual_seed(0)
+        param = BrushstrokeParam(strokes=3, painter=painter, seed=4)
+        images.append(run(model, "labels:388", param_f=param, thresholds=(2,), preprocess=preprocess,
+                          transforms=[], progress=False, show_image=False)[0])
+    assert np.array_equal(*images)
+
+
+def test_class_names_work_inside_lucent_after_patch(model, painter):
+    from strokeparam.compat import patch_lucent
+    assert patch_lucent()
+    from lucent.optvis import objectives, render
+    by_name = objectives.as_objective("labels:giant panda")
+    param = BrushstrokeParam(strokes=3, painter=painter, seed=6)
+    (img,) = render.render_vis(model, "labels:giant panda", param_f=param, thresholds=(2,), transforms=[],
+                               progress=False, show_image=False)
+    assert img.shape == (1, 64, 64, 3) and by_name.description == objectives.as_objective("labels:388").description

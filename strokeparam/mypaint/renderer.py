@@ -176,7 +176,7 @@ class MyPaintRenderer:
         ``size`` is the canvas side or (height, width); by default the actions' coordinates are
         fractions of the canvas and brush sizes scale with its shorter side. With ``tile`` and
         ``origins`` ((N, 2) top-left pixels), each stroke instead lies in its own ``tile``-px square
-        at its origin (the stitched layout of a BrushstrokeParam). ``background`` is an RGB triple in
+        at its origin (the stitched layout of a BrushstrokeParam; ``tile`` may be one side per stroke). ``background`` is an RGB triple in
         [0, 1]; ``rgba=True`` returns the premultiplied RGBA layer (H, W, 4) without the background.
         """
         acts = A.validate(actions)
@@ -204,11 +204,13 @@ class MyPaintRenderer:
             stretch = np.array([width / side, height / side])
             specs = [A.to_mypaint(a, side) for a in acts]
             return [A.StrokeSpec(s.points * stretch, s.pressures, s.radius, s.color) for s in specs]
-        if (not isinstance(tile, (int, np.integer)) or isinstance(tile, bool)
-                or not 8 <= tile <= min(height, width, MAX_CANVAS)):
+        tiles = np.asarray(tile) if isinstance(tile, (list, tuple, np.ndarray)) else np.full(len(acts), tile)
+        if (tiles.shape != (len(acts),) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool)
+                                                  for t in tiles.tolist())
+                or (len(acts) and not 8 <= tiles.min() <= tiles.max() <= min(height, width, MAX_CANVAS))):
             raise ValueError(f"tile must be an integer number of pixels in [8, {min(height, width)}] (at most "
-                             f"the canvas's shorter side {min(height, width)}), got {tile!r}")
-        tile = int(tile)
+                             f"the canvas's shorter side {min(height, width)}), or one such per stroke, "
+                             f"got {str(tile)[:60]}")
         try:
             origins = np.asarray(origins, dtype=np.float64)
         except (TypeError, ValueError):
@@ -217,12 +219,13 @@ class MyPaintRenderer:
             raise ValueError(f"origins must be finite (top, left) pixels of shape ({len(acts)}, 2), "
                              f"got shape {origins.shape}")
         top, left = origins[:, 0], origins[:, 1]
-        if len(acts) and (top.min() < -tile or top.max() > height or left.min() < -tile or left.max() > width):
-            raise ValueError(f"origins must keep each {tile} px tile on the {height}x{width} canvas: top in "
-                             f"[{-tile}, {height}] and left in [{-tile}, {width}], got top in "
+        if len(acts) and ((top < -tiles).any() or top.max() > height or (left < -tiles).any() or left.max() > width):
+            raise ValueError(f"origins must keep each tile on the {height}x{width} canvas: top in "
+                             f"[-tile, {height}] and left in [-tile, {width}], got top in "
                              f"[{top.min():g}, {top.max():g}] and left in [{left.min():g}, {left.max():g}]")
-        self._check_canvas(tile, max(height, width))
-        specs = [A.to_mypaint(a, tile) for a in acts]
+        for side in set(tiles.tolist()):
+            self._check_canvas(int(side), max(height, width))
+        specs = [A.to_mypaint(a, int(t)) for a, t in zip(acts, tiles)]
         return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
 
 

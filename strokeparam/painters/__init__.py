@@ -5,7 +5,7 @@ them; shipped weights are safetensors files with JSON cards in ``strokeparam/pai
 """
 from .base import Painter
 from .registry import DEFAULT_PAINTER, create_painter, list_painters, register_painter
-from .weights_io import load_weights, read_card, save_weights, weights_paths
+from .weights_io import load_weights, read_card, save_weights, weights_digest, weights_paths
 from .diagnostics import sweep
 from .gan import GANPainter
 from .skeleton import SkeletonPainter
@@ -13,4 +13,4 @@ from .vae import VAEPainter
 
 __all__ = ["Painter", "SkeletonPainter", "GANPainter", "VAEPainter", "DEFAULT_PAINTER", "create_painter",
            "list_painters", "register_painter", "sweep", "load_weights", "read_card", "save_weights",
-           "weights_paths"]
+           "weights_digest", "weights_paths"]

@@ -1,4 +1,9 @@
-"""The paper's GAN painter: a conditional WGAN-GP generator (action + noise → stroke) and its critic."""
+"""The GAN painter: a conditional WGAN-GP generator (action + noise → stroke) and its critic.
+
+Two generators: ``arch="deconv"``, the paper's (an FC layer and four transposed convolutions), and
+``arch="skeleton"``, the skeleton painter's dab model reading per-dab noise (its expected stroke refined
+into MyPaint's texture by the critic; any canvas size, ~100x fewer parameters and faster).
+"""
 from __future__ import annotations
 
 import torch
@@ -7,6 +12,9 @@ from torch import nn
 from .. import actions as A
 from .base import Painter
 from .registry import register_painter
+from .skeleton import SkeletonPainter
+
+ARCHS = ("deconv", "skeleton")
 
 
 def _up(cin: int, cout: int, last: bool = False) -> list[nn.Module]:
@@ -16,27 +24,42 @@ def _up(cin: int, cout: int, last: bool = False) -> list[nn.Module]:
 
 @register_painter
 class GANPainter(Painter):
-    """Generator: action (+ noise) → FC 4×4×16·dim → four stride-2 transposed convs → 64×64 alpha.
+    """Generator of a conditional WGAN-GP: action (+ noise) → stroke alpha.
 
-    With ``noise_dim > 0`` it is stochastic: ``forward(actions, generator=g)`` draws the noise from ``g``;
-    without a generator the noise is zero, so plain calls are deterministic.
+    ``arch="deconv"`` (the paper's): FC 4×4×16·dim → four stride-2 transposed convs → 64×64 alpha.
+    ``arch="skeleton"``: a :class:`SkeletonPainter` with ``noise_dim`` noise inputs per dab (``skeleton``:
+    its other keyword arguments); ``dim`` is unused. With ``noise_dim > 0`` it is stochastic:
+    ``forward(actions, generator=g)`` draws the noise from ``g``; without a generator the noise is zero,
+    so plain calls are deterministic.
     """
 
     name = "gan"
 
-    def __init__(self, size: int = 64, dim: int = 16, noise_dim: int = 8):
+    def __init__(self, size: int = 64, dim: int = 16, noise_dim: int = 8, arch: str = "deconv",
+                 skeleton: dict | None = None):
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
+        self.resizable = arch == "skeleton"
         super().__init__(size)
         if not isinstance(dim, int) or dim < 1 or not isinstance(noise_dim, int) or noise_dim < 0:
             raise ValueError(f"dim must be an integer >= 1 and noise_dim >= 0; got {dim!r}, {noise_dim!r}")
-        self.dim, self.noise_dim = dim, noise_dim
+        if skeleton is not None and (arch != "skeleton" or not isinstance(skeleton, dict)):
+            raise ValueError(f"skeleton must be a dict of SkeletonPainter settings with arch='skeleton'; got {skeleton!r}")
+        self.dim, self.noise_dim, self.arch, self.skeleton_config = dim, noise_dim, arch, dict(skeleton or {})
         self.stochastic = noise_dim > 0
+        if arch == "skeleton":
+            if {"size", "noise_dim"} & set(self.skeleton_config):
+                raise ValueError("skeleton settings take no 'size' or 'noise_dim' (they are the GAN painter's own)")
+            self.body = SkeletonPainter(size=size, noise_dim=noise_dim, **self.skeleton_config)
+            return
         self.fc = nn.Sequential(nn.Linear(A.NUM_FIELDS + noise_dim, 4 * 4 * 16 * dim),
                                 nn.BatchNorm1d(4 * 4 * 16 * dim), nn.ReLU(inplace=True))
         self.deconv = nn.Sequential(*_up(16 * dim, 8 * dim), *_up(8 * dim, 4 * dim), *_up(4 * dim, 2 * dim),
                                     *_up(2 * dim, 1, last=True))
 
     def config(self) -> dict:
-        return dict(size=self.size, dim=self.dim, noise_dim=self.noise_dim)
+        config = dict(size=self.size, dim=self.dim, noise_dim=self.noise_dim)
+        return dict(config, arch=self.arch, skeleton=self.skeleton_config) if self.arch == "skeleton" else config
 
     def noise(self, n: int, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if generator is None:
@@ -44,6 +67,8 @@ class GANPainter(Painter):
         return torch.randn((n, self.noise_dim), generator=generator, device=generator.device).to(like)
 
     def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
+        if self.arch == "skeleton":
+            return self.body.paint(actions, generator)
         x = actions.to(self.fc[0].weight.dtype)
         if self.noise_dim:
             x = torch.cat([x, self.noise(len(x), x, generator)], 1)

@@ -13,6 +13,10 @@ ink is unchanged (down to a quarter of its radius; more jitter than that spreads
 draw is then scaled by ``draw_gain``, since concentrated ink saturates and would cover less than the
 expected stroke. Without a generator it paints the expected ink (deterministic, smooth).
 :func:`calibrate_draws` fits both numbers to MyPaint renders.
+
+With ``noise_dim > 0`` the dab network also reads that many Gaussian noise values per dab (zero without
+a generator) and returns a displacement of the dab: the noise, not a fixed jitter, then shapes the
+texture, and a critic can teach it (the GAN painter's generator, :mod:`strokeparam.painters.gan`).
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ class SkeletonPainter(Painter):
     resizable = True     # every length is in pixels of ``size``: the same weights paint any canvas
 
     def __init__(self, size: int = 64, dabs: int = 64, components: int = 2, hidden: int = 32,
-                 jitter: float = 0.0, draw_gain: float = 1.0):
+                 jitter: float = 0.0, draw_gain: float = 1.0, noise_dim: int = 0):
         super().__init__(size)
         if not isinstance(jitter, (int, float)) or not 0.0 <= jitter <= 2.0:
             raise ValueError(f"jitter must be a number in [0, 2], got {jitter!r}")
@@ -70,12 +74,14 @@ class SkeletonPainter(Painter):
             raise ValueError(f"draw_gain must be a number in [0.5, 3], got {draw_gain!r}")
         self.jitter, self.draw_gain = float(jitter), float(draw_gain)
         self.stochastic = self.jitter > 0
-        for key, value, low in (("dabs", dabs, 8), ("components", components, 1), ("hidden", hidden, 2)):
+        for key, value, low in (("dabs", dabs, 8), ("components", components, 1), ("hidden", hidden, 2),
+                                ("noise_dim", noise_dim, 0)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
-        self.dabs, self.components, self.hidden = dabs, components, hidden
-        self.dab_net = nn.Sequential(nn.Linear(7, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, 2 * components + 1))
+        self.dabs, self.components, self.hidden, self.noise_dim = dabs, components, hidden, noise_dim
+        self.stochastic = self.stochastic or noise_dim > 0
+        self.dab_net = nn.Sequential(nn.Linear(7 + noise_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+                                     nn.SiLU(), nn.Linear(hidden, 2 * components + 1 + (2 if noise_dim else 0)))
         self.offset = nn.Parameter(torch.zeros(2))            # sub-pixel registration with MyPaint
         self.register_buffer("t", torch.linspace(0.0, 1.0, dabs), persistent=False)
         self.register_buffer("grid", torch.arange(size, dtype=torch.float32) + 0.5, persistent=False)
@@ -86,8 +92,9 @@ class SkeletonPainter(Painter):
             last.bias[components:2 * components] = 1.0
 
     def config(self) -> dict:
-        return dict(size=self.size, dabs=self.dabs, components=self.components, hidden=self.hidden,
-                    jitter=self.jitter, draw_gain=self.draw_gain)
+        config = dict(size=self.size, dabs=self.dabs, components=self.components, hidden=self.hidden,
+                      jitter=self.jitter, draw_gain=self.draw_gain)
+        return dict(config, noise_dim=self.noise_dim) if self.noise_dim else config
 
     def _curve(self, pts: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = t[..., None]
@@ -107,9 +114,15 @@ class SkeletonPainter(Painter):
         length = step.sum(-1, keepdim=True).expand_as(t)
         feats = torch.stack([pressure, size.expand_as(t), t, spacing / scale, spacing / radius,
                              length / (self.size * 1.5), (actions[:, 1:2] - actions[:, 0:1]).expand_as(t)], -1)
-        out = self.dab_net(feats)                                                           # (N, T, 2C+1)
-        centres = self._curve(pts, (t + 0.1 * torch.tanh(out[..., -1])).clamp(0.0, 1.0))     # learned lag
+        if self.noise_dim:
+            noise = feats.new_zeros((n, self.dabs, self.noise_dim)) if generator is None else torch.randn(
+                (n, self.dabs, self.noise_dim), generator=generator, device=generator.device).to(feats)
+            feats = torch.cat([feats, noise], -1)
+        out = self.dab_net(feats)                                        # (N, T, 2C+1 [+ 2 displacement])
+        centres = self._curve(pts, (t + 0.1 * torch.tanh(out[..., 2 * c])).clamp(0.0, 1.0))  # learned lag
         rad = radius[..., None] * torch.exp(out[..., :c])                                   # (N, T, C)
+        if self.noise_dim:
+            centres = centres + out[..., 2 * c + 1:] * rad.mean(-1, keepdim=True)
         amount = F.softplus(out[..., c:2 * c]) * pressure[..., None]                        # 0 at pressure 0
         weight = amount * (spacing[..., None] + 0.5 * scale) / (rad * math.sqrt(math.pi))
         if generator is not None and self.jitter > 0:

@@ -1,6 +1,7 @@
 """Painter weights on disk: a safetensors file beside a JSON card. Nothing is ever unpickled."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,6 +24,16 @@ CARD_LIMITS = {"dabs": 1024, "components": 32, "hidden": 512, "dim": 128, "noise
                "width": 256}
 MAX_CARD_INT = 2048
 MAX_CARD_BYTES = 4 * MAX_WEIGHTS_BYTES
+
+
+def weights_digest(painter: Painter) -> str:
+    """SHA-256 of a painter's float32 weights (the identity of trained weights, whatever the canvas size)."""
+    inner = getattr(painter, "inner", painter)                # a Resized painter: its own painter's weights
+    digest = hashlib.sha256()
+    for key, tensor in sorted(inner.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
@@ -153,15 +164,18 @@ def _check_dimensions(path, name: str, config: dict) -> None:
     import math
 
     from .registry import painter_class
-    for key, value in config.items():
-        if isinstance(value, bool):
+    items = [(f"architecture.config.{key}", key, value) for key, value in config.items()]
+    for field, key, value in items:
+        if isinstance(value, dict):            # nested settings (the GAN's skeleton generator): same limits
+            items += [(f"{field}.{k}", k, v) for k, v in value.items()]
+        elif isinstance(value, bool):
             continue
-        if isinstance(value, int):
+        elif isinstance(value, int):
             most = CARD_LIMITS.get(key, MAX_CARD_INT)
             if not 0 <= value <= most:
-                raise ValueError(f"{path}: architecture.config.{key} must be an integer in [0, {most}], got {value}")
+                raise ValueError(f"{path}: {field} must be an integer in [0, {most}], got {value}")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{path}: architecture.config.{key} must be finite, got {value}")
+            raise ValueError(f"{path}: {field} must be finite, got {value}")
     try:
         with torch.device("meta"):
             probe = painter_class(name)(**config)
