@@ -12,10 +12,10 @@ import multiprocessing as mp
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
 
 from strokeparam.data import SHARD_FORMAT, atomic_write_bytes, read_json, render_shard, shard_paths
 from strokeparam.locks import FolderLock, FolderLockedError
+from strokeparam.progress import progress
 
 
 MAX_NUM = 10 ** 8      # strokes: 24,415 shards of 4096, ~400 GB of 64 px alpha (--num 10**12 stalled listing shards)
@@ -79,7 +79,7 @@ def _write(args, p) -> int:
     jobs = [(args.out, k, min(args.shard_size, args.num - k * args.shard_size), args.seed, args.brush, args.size)
             for k in todo]
     done = args.num - sum(j[2] for j in jobs)
-    bar = tqdm(total=args.num, initial=done, unit="stroke", disable=args.no_progress, desc="strokes")
+    bar = progress(total=args.num, initial=done, unit="stroke", disable=args.no_progress, desc="strokes")
     if args.workers == 1 or len(jobs) <= 1:
         for job in jobs:
             bar.update(render_shard(*job))

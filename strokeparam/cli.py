@@ -165,6 +165,11 @@ def _common(parser, strokes: int | None, steps: int, size_help: str, lr: float =
     parser.add_argument("--tile", type=_tile, help="pixels of each painter tile; strokes scale with it "
                         "(default: the painter's 64, or the preset's)")
     parser.add_argument("--overlap", type=_non_negative_int, help="pixels neighbouring tiles share (default 8)")
+    parser.add_argument("--underpainting", type=_non_negative_int, default=None,
+                        help="strokes of one layer spanning the whole canvas, painted under the tiles first "
+                             "(coarse to fine; 0: none; default: the command's)")
+    parser.add_argument("--transparent", action="store_true",
+                        help="write the PNG of the strokes alone, with an alpha channel (no background)")
     parser.add_argument("--neural-only", action="store_true", help="optimize the neural render alone, without "
                         "the real MyPaint brush in the loop (faster; MyPaint re-paints keep less)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -283,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
     recon.add_argument("--mypaint", action="store_true",
                        help="also re-paint the strokes with MyPaint: <out>_mypaint.png and <out>.ora")
+    recon.add_argument("--transparent", action="store_true",
+                       help="write the PNG of the strokes alone, with an alpha channel (no background)")
     recon.add_argument("--seed", type=int, default=0, help="MyPaint's brush jitter seed (default 0)")
     recon.add_argument("--device", type=_device, default=None, help="torch device (default cpu)")
     recon.add_argument("--quiet", action="store_true", help="no messages on stderr")
@@ -335,7 +342,8 @@ def _painter(args):
 
 def _layout(args) -> dict:
     """BrushstrokeParam's canvas keywords of the options given (others keep the defaults or the preset's)."""
-    kwargs = {k: v for k, v in dict(overlap=args.overlap, tile=args.tile).items() if v is not None}
+    kwargs = {k: v for k, v in dict(overlap=args.overlap, tile=args.tile,
+                                    underpainting=args.underpainting).items() if v is not None}
     kwargs["mypaint"] = not args.neural_only
     if args.grid is not None:
         kwargs["grid"] = args.grid
@@ -411,7 +419,7 @@ def _export(param, out: Path, args, gif: bool = False, svg: bool = False, repain
         written += export.save_png(repaint, _mypaint_path(out))
         written.append(export.save_ora(param, out.with_suffix(".ora"), seed=args.seed))
     with torch.no_grad():
-        written += export.save_png(param.image(mypaint=False), out)
+        written += export.save_png(param.layer(mypaint=False) if args.transparent else param.image(mypaint=False), out)
     return written
 
 
@@ -484,7 +492,7 @@ class _Job:
 
 def cmd_gallery(args) -> int:
     """Paint classes x styles and photos x styles into a resumable gallery folder."""
-    from tqdm import tqdm
+    from .progress import progress
 
     from . import gallery
     if not args.classes and not args.style_images:
@@ -515,7 +523,7 @@ def cmd_gallery(args) -> int:
     command = "strokeparam " + " ".join(shlex.quote(a) for a in args.argv)
     _say(args, f"gallery: {len(jobs) - len(todo)} of {len(jobs)} paintings already in {folder}, "
                f"{len(todo)} to paint")
-    for job in tqdm(todo, desc="gallery", disable=args.quiet or not todo):
+    for job in progress(todo, desc="gallery", disable=args.quiet or not todo):
         item = tools.paint(job, folder)
         items[item.image] = item
         gallery.save_manifest(folder, items.values())

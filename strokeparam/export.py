@@ -364,17 +364,20 @@ def save_ora(param, path, seed: int | None = None, quantize: bool = False, paint
 EXPORTS = ("json", "png", "svg", "gif", "ora")
 
 
-def export_all(param, stem, formats=EXPORTS, seed: int | None = None) -> dict:
+def export_all(param, stem, formats=EXPORTS, seed: int | None = None, transparent: bool = False) -> dict:
     """Write ``<stem>.<ext>`` for each format in ``formats`` (of :data:`EXPORTS`) → {format: path(s)}.
 
-    PNG holds the whole batch (see :func:`save_png`); SVG, GIF and ORA show painting 0; ORA uses ``seed``.
+    PNG holds the whole batch (see :func:`save_png`), with ``transparent`` the strokes alone as RGBA
+    (:meth:`BrushstrokeParam.layer`); SVG, GIF and ORA show painting 0; ORA uses ``seed`` and keeps the
+    strokes and the background as separate layers.
     """
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
     unknown = [f for f in formats if f not in EXPORTS]
     if unknown or not formats:
         raise ValueError(f"unknown export format(s) {unknown}; formats are {', '.join(EXPORTS)}")
     stem = Path(stem)
-    writers = {"json": lambda p: save_strokes(param, p), "png": lambda p: save_png(_image(param), p),
+    png = (lambda: param.layer(mypaint=False)) if transparent else (lambda: _image(param))
+    writers = {"json": lambda p: save_strokes(param, p), "png": lambda p: save_png(png(), p),
                "svg": lambda p: save_svg(param, p), "gif": lambda p: save_gif(param, p),
                "ora": lambda p: save_ora(param, p, seed=seed)}
     return {f: writers[f](stem.with_name(f"{stem.name}.{f}")) for f in formats}

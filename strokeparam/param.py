@@ -1,6 +1,8 @@
 """BrushstrokeParam: brushstrokes as a Lucent image parameterization."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -68,6 +70,7 @@ class BrushstrokeParam(nn.Module):
             painter = create_painter(painter)
         if not isinstance(painter, Painter):
             raise ValueError(f"painter must be a strokeparam Painter or a painter name, got {type(painter).__name__}")
+        _warn_if_loose(painter)
         for name, value in (("strokes", strokes), ("batch", batch)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -151,8 +154,18 @@ class BrushstrokeParam(nn.Module):
     def _painter_at(self, tile: int):
         return self.painter if tile == self.layout.tile else self.under_painters[str(tile)]
 
+    def layer(self, mypaint: bool | None = None) -> torch.Tensor:
+        """The strokes alone, with no background: straight RGBA (batch, 4, H, W) in [0, 1], transparent where
+        nothing is painted (for PNGs with alpha; ``mypaint`` as in :meth:`image`). Over any background
+        ``rgb * a + background * (1 - a)`` gives :meth:`image` on that background."""
+        with torch.no_grad():
+            black, white = (self.image(mypaint=mypaint, background=self.background.new_full((3,), v)) for v in (0, 1))
+        alpha = (1.0 - (white - black).mean(1, keepdim=True)).clamp(0, 1)
+        rgb = torch.where(alpha > 1e-6, black / alpha.clamp_min(1e-6), torch.zeros_like(black)).clamp(0, 1)
+        return torch.cat([rgb, alpha], 1)
+
     def image(self, upto: int | None = None, generator: torch.Generator | None = None,
-              mypaint: bool | None = None, draws: int = 1) -> torch.Tensor:
+              mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None) -> torch.Tensor:
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile.
 
         With the real brush in the loop (``mypaint``, default: the param's setting) the pixels are MyPaint's
@@ -160,6 +173,7 @@ class BrushstrokeParam(nn.Module):
         ``generator`` makes a stochastic painter paint one random draw of the strokes (MyPaint-like brush
         jitter) instead of their expected shape; other painters ignore it. ``draws`` random draws (with a
         ``generator``) come stacked draw by draw: (draws x batch, 3, H, W), one neural render serving all.
+        ``background`` (an RGB tensor (3,)) replaces the param's for this call.
         """
         if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
@@ -176,7 +190,7 @@ class BrushstrokeParam(nn.Module):
             pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
                                             seed + level) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
-        canvases = [self.background] * draws
+        canvases = [self.background if background is None else background.to(self.background)] * draws
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
             painter = self._painter_at(layout.tile)
@@ -211,9 +225,8 @@ class BrushstrokeParam(nn.Module):
         ``quantize`` snaps the actions to SPIRAL-style discrete levels first (:func:`actions.quantize`).
         Painting b of the batch uses ``seed + b`` (or fresh randomness with ``seed=None``).
         """
-        from tqdm import tqdm
-
         from .mypaint import MyPaintRenderer
+        from .progress import progress as progress_bar
         acts = self.actions().detach().cpu().numpy()
         if quantize:
             acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
@@ -223,9 +236,26 @@ class BrushstrokeParam(nn.Module):
         bg = self.background.cpu().numpy()
         out = [renderer.paint(a, size=size, background=bg, seed=None if seed is None else seed + b,
                               origins=origins, tile=tiles)
-               for b, a in enumerate(tqdm(acts, disable=not progress, desc="MyPaint"))]
+               for b, a in enumerate(progress_bar(acts, disable=not progress, desc="MyPaint"))]
         canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
         return self.resize(canvas)
+
+
+_LOOSE = 1.5          # a painter whose card's L1 to MyPaint passes this x MyPaint's own floor gets a warning
+_warned = set()
+
+
+def _warn_if_loose(painter) -> None:
+    """Warn once per painter whose shipped card says it imitates MyPaint loosely (see docs/painters.md)."""
+    fidelity = (getattr(painter, "card", None) or {}).get("fidelity") or {}
+    l1, floor = fidelity.get("l1"), (fidelity.get("floor") or {}).get("l1")
+    if not (isinstance(l1, float) and isinstance(floor, float) and floor > 0 and l1 > _LOOSE * floor):
+        return
+    if painter.name not in _warned:
+        _warned.add(painter.name)
+        warnings.warn(f"the {painter.name!r} painter imitates MyPaint loosely (L1 {l1 / floor:.1f}x MyPaint's own "
+                      f"seed-to-seed noise, coverage IoU {fidelity.get('iou', float('nan')):.2f}; see docs/painters.md): "
+                      "MyPaint re-paints of its strokes will look different from its renders", stacklevel=3)
 
 
 def _brush(mypaint, workers) -> BrushInTheLoop | None:

@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from .objectives import Hook, as_objective
+from .progress import progress as progress_bar
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -68,7 +68,8 @@ def render_vis(model, objective=None, param=None, param_f=None, optimizer=None, 
     objective_f = as_objective(objective)
     images = {}
     hook = Hook(model, image_f)
-    bar = tqdm(range(1, max(thresholds) + 1), disable=not progress, desc="render_vis", leave=False)
+    bar = progress_bar(range(1, max(thresholds) + 1), disable=not progress, desc="render_vis", leave=False,
+                       unit="step")
     try:
         if 0 in thresholds:
             images[0] = _to_numpy(image_f())

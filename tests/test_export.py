@@ -173,3 +173,16 @@ def test_bad_options_raise_value_error(param, tmp_path, call, words):
     with pytest.raises(ValueError, match=words):
         call(param, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_transparent_png_holds_the_strokes_alone(painter, tmp_path):
+    param = BrushstrokeParam(strokes=3, painter=create_painter(), background=(0.1, 0.5, 0.9), seed=3)
+    rgba = param.layer()
+    assert rgba.shape == (1, 4, 64, 64)
+    alpha, rgb = rgba[:, 3:], rgba[:, :3]
+    assert alpha.min() == 0 and alpha.max() > 0.5                       # bare canvas is transparent
+    again = rgb * alpha + param.background.view(1, 3, 1, 1) * (1 - alpha)
+    assert (again - image(param)).abs().max() < 1e-4                   # over its background: the painting
+    (path,) = E.export_all(param, tmp_path / "t", formats="png", transparent=True)["png"]
+    picture = Image.open(path)
+    assert picture.mode == "RGBA" and np.asarray(picture)[..., 3].min() == 0

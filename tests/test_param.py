@@ -125,3 +125,15 @@ def test_a_generator_paints_random_draws_of_a_stochastic_painter(painter):
     draws = [param.image(generator=torch.Generator().manual_seed(4)) for _ in range(2)]
     assert torch.equal(*draws) and not torch.equal(draws[0], expected)
     assert torch.equal(param.image(), expected)
+
+
+def test_a_loose_painter_gets_one_warning_with_its_fidelity(monkeypatch):
+    import strokeparam.param as P
+    monkeypatch.setattr(P, "_warned", set())
+    with pytest.warns(UserWarning, match=r"'vae' painter imitates MyPaint loosely \(L1 \d\.\dx"):
+        BrushstrokeParam(strokes=2, painter="vae")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BrushstrokeParam(strokes=2, painter="vae")           # once per painter
+        BrushstrokeParam(strokes=2)                          # the default painter is close to MyPaint

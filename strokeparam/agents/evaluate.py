@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from ..progress import progress as progress_bar
 
 from .agent import PaintingAgent
 from .datasets import ImageSet
@@ -25,7 +25,7 @@ def reconstruct_set(agent: PaintingAgent, data: ImageSet, num: int | None = None
     num = len(data) if num is None else min(num, len(data))
     targets, painted, drawn, actions = [], [], [], []
     generator = torch.Generator(device).manual_seed(seed) if agent.painter.stochastic else None
-    for start in tqdm(range(0, num, batch), desc="agent", disable=not progress):
+    for start in progress_bar(range(0, num, batch), desc="agent", disable=not progress):
         target = data.images(slice(start, min(num, start + batch))).to(device)
         out = agent(target)
         targets.append(target.cpu())
@@ -43,7 +43,7 @@ def reconstruct_set(agent: PaintingAgent, data: ImageSet, num: int | None = None
         background = agent.background.tolist()
         result["mypaint"] = np.stack([
             renderer.paint(a.astype(np.float64), size=agent.policy.size, background=background, seed=seed + i)
-            for i, a in enumerate(tqdm(result["actions"], desc="MyPaint", disable=not progress))])
+            for i, a in enumerate(progress_bar(result["actions"], desc="MyPaint", disable=not progress))])
         result["mypaint_mse"] = float(np.mean((result["mypaint"] - result["targets"]) ** 2))
         result["transfer_ratio"] = result["mypaint_mse"] / max(result["painter_mse"], 1e-12)
     return result

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from ..data import OnTheFlyStrokes, StrokeShards, atomic_write_bytes, shard_paths
 from ..locks import FolderLock, FolderLockedError
+from ..progress import progress
 from .base import Painter
 from .fidelity import evaluate
 from .weights_io import WEIGHTS_DIR, save_weights
@@ -479,8 +479,7 @@ def _train(args, cfg, run, identity, make_task, make_stream, export, desc, devic
             log.flush()
 
     step, t0, last_ckpt, elapsed0 = start_step, time.time(), time.time(), float(state["elapsed"])
-    bar = tqdm(total=cfg["steps"], initial=step, disable=args.no_progress or rank != 0, desc=desc,
-               dynamic_ncols=True)
+    bar = progress(total=cfg["steps"], initial=step, disable=args.no_progress or rank != 0, desc=desc, unit="step")
     stopped_early = False
     for module in task.modules.values():
         module.train()
