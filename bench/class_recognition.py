@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 from strokeparam import create_painter, load_classifier
 from strokeparam.data import atomic_write_bytes
 from strokeparam.export import strokes_dict
+from strokeparam.judge import JUDGE, class_name, ranks
 from strokeparam.objectives import class_index
 from strokeparam.paint import PAINTING_MODELS, ensemble, paint_class
 from strokeparam.painters import DEFAULT_PAINTER
@@ -33,12 +34,6 @@ from strokeparam.painters import DEFAULT_PAINTER
 CLASSES = (1, 22, 130, 145, 291, 323, 340, 388, 409, 417,
            430, 437, 511, 780, 850, 948, 954, 963, 980, 985)
 QUICK_CLASSES = (388, 130, 948, 437)
-JUDGE = "efficientnet_lite2"
-
-
-def class_name(index):
-    from timm.data import ImageNetInfo
-    return ImageNetInfo().index_to_description(index).split(",")[0]
 
 
 def load_painter(spec):
@@ -46,15 +41,6 @@ def load_painter(spec):
     if spec is not None and spec.endswith("-random"):
         return create_painter(spec.removesuffix("-random"), pretrained=False)
     return create_painter(spec)
-
-
-def judge(model, images, index):
-    """(rank of ``index`` from 1, its probability) for each image under ``model``."""
-    with torch.no_grad():
-        probs = model(images).softmax(-1)
-    target = probs[:, index]
-    ranks = (probs > target[:, None]).sum(-1) + 1
-    return list(zip(ranks.tolist(), target.tolist()))
 
 
 def to_uint8(image):
@@ -93,7 +79,7 @@ def paint_and_judge(index: int, options: dict):
                         progress=False, **options["canvas"])
     neural = param.image(mypaint=False).detach()
     mypaint = torch.cat([param.to_mypaint(seed=seed) for seed in range(options["mypaint_seeds"])]).to(neural)
-    results = judge(_LOADED["referee"], torch.cat([neural, mypaint]), index)
+    results = ranks(_LOADED["referee"], torch.cat([neural, mypaint]), index)
     return index, results, to_uint8(neural), to_uint8(mypaint[:1]), strokes_dict(param)
 
 

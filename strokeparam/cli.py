@@ -18,8 +18,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .judge import class_name, heldout_name, verdict
+
 PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
-HELDOUT = ("efficientnet_lite2", "efficientnet_lite1", "efficientnet_lite0")   # first not painting judges
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
 CLASS_SIZE = 224          # default side of a class painting: 2 x 2 overlapping tiles of 128 px
 STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
@@ -317,12 +318,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "item"
 
 
-def class_name(index: int) -> str:
-    """The first English name of ImageNet class ``index``."""
-    from timm.data import ImageNetInfo
-    return ImageNetInfo().index_to_description(index).split(",")[0].strip()
-
-
 def _class(text):
     """An ImageNet class argument → (index, name)."""
     from .objectives import class_index
@@ -389,18 +384,6 @@ def _classifiers(names, device):
     return [load_classifier(name, device=device) for name in names]
 
 
-def _heldout_name(painting_models) -> str | None:
-    return next((name for name in HELDOUT if name not in painting_models), None)
-
-
-def verdict(model, image, index: int) -> tuple[float, int, float]:
-    """(probability of class ``index``, top-1 index, its probability) of ``model`` on images (1, 3, H, W)."""
-    import torch
-    with torch.no_grad():
-        probs = torch.softmax(model(image.to(next(model.parameters()).device)).float(), dim=-1)[0]
-    top = int(probs.argmax())
-    return float(probs[index]), top, float(probs[top])
-
 
 def _export(param, out: Path, args, gif: bool = False, svg: bool = False, repaint=None) -> list[Path]:
     """Strokes JSON, optional GIF/SVG/MyPaint files (``repaint``: the MyPaint re-paint, if made already), then
@@ -443,7 +426,7 @@ def cmd_paint(args) -> int:
     repaint = param.to_mypaint(seed=args.seed)
     written = _export(param, out, args, gif=args.gif, svg=args.svg, repaint=repaint)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
-    judge = _heldout_name(args.models)
+    judge = heldout_name(args.models)
     if judge is None:
         print(f"{name} ({index}): no held-out classifier, every offline classifier painted")
         return 0
@@ -570,7 +553,7 @@ class _GalleryTools:
         _export(param, out, args, repaint=repaint)
         probability = judge = None
         if job.index is not None:
-            judge = _heldout_name(args.models)
+            judge = heldout_name(args.models)
             if judge is not None:
                 model = self._get("heldout", lambda: _classifiers([judge], args.device)[0])
                 with torch.no_grad():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -226,11 +227,17 @@ def _hex(rgb) -> str:
     return "#" + "".join(f"{round(min(max(float(c), 0.0), 1.0) * 255):02x}" for c in rgb)
 
 
+SVG_REACH = 2.5          # a dab's circle reaches this many radii: its ink there is exp(-6.25) of its peak
+SVG_STOPS = 11           # gradient stops from the dab's centre to its rim
+SVG_LEVEL = 1.15         # peak inks are rounded to powers of this (one shared gradient per level)
+SVG_MIN_INK = 2e-3       # dabs fainter than this are left out
+
+
 def svg_string(param, painting: int = 0) -> str:
     """The SVG document of :func:`save_svg` as a string."""
     b = _check_painting(param, painting)
     layout = param.layout
-    acts = param.actions()[b].detach().cpu().numpy().astype(np.float64)
+    acts = param.actions()[b].detach().cpu()
     origins, tiles = param.placement()
     height, width = param.output_size
     root = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", version="1.1", width=str(width),
@@ -239,36 +246,82 @@ def svg_string(param, painting: int = 0) -> str:
     defs = ET.SubElement(root, "defs")
     ET.SubElement(root, "rect", x="0", y="0", width=str(layout.width), height=str(layout.height),
                   fill=_hex(param.background.tolist()))
-    groups = {}
-    for action, (top, left), tile in zip(acts, origins.tolist(), tiles.tolist()):
-        if (top, left, tile) not in groups:          # one clipped group per tile, in painting order
-            k = len(groups)
-            clip = ET.SubElement(defs, "clipPath", id=f"tile{k}")
-            ET.SubElement(clip, "rect", x=str(left), y=str(top), width=str(tile), height=str(tile))
-            groups[top, left, tile] = ET.SubElement(root, "g", {"clip-path": f"url(#tile{k})"})
-        spec = A.to_mypaint(action, tile)
-        (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
-        ET.SubElement(groups[top, left, tile], "path", {
-            "d": f"M {x0:.3f} {y0:.3f} Q {x1:.3f} {y1:.3f} {x2:.3f} {y2:.3f}",
-            "fill": "none", "stroke": _hex(spec.color), "stroke-width": f"{2 * spec.radius:.3f}",
-            "stroke-opacity": f"{sum(spec.pressures) / 2:.4f}",
-            "stroke-linecap": "round", "stroke-linejoin": "round"})
+    levels = set()
+    for i, (action, (top, left), tile) in enumerate(zip(acts, origins.tolist(), tiles.tolist())):
+        spec = A.to_mypaint(action.double().numpy(), tile)
+        mask = ET.SubElement(defs, "mask", {"id": f"s{i}", "maskUnits": "userSpaceOnUse", "x": str(left),
+                                            "y": str(top), "width": str(tile), "height": str(tile),
+                                            "style": "mask-type:alpha"})
+        dabs = _dab_painter(param._painter_at(tile))
+        if dabs is None:                 # a painter without dabs: the stroke's Bezier path, the brush's width
+            (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
+            ET.SubElement(mask, "path", {
+                "d": f"M {x0:.3f} {y0:.3f} Q {x1:.3f} {y1:.3f} {x2:.3f} {y2:.3f}", "fill": "none",
+                "stroke": "#fff", "stroke-width": f"{2 * spec.radius:.3f}", "stroke-linecap": "round",
+                "stroke-opacity": f"{sum(spec.pressures) / 2:.4f}"})
+        else:
+            with torch.no_grad():
+                centres, radii, inks = (t[0].double() for t in dabs.dab_geometry(action[None].to(dabs.offset)))
+            for (x, y), rads, peaks in zip(centres.tolist(), radii.tolist(), inks.tolist()):
+                for rad, ink in zip(rads, peaks):
+                    if ink < SVG_MIN_INK:
+                        continue
+                    level = round(math.log(ink) / math.log(SVG_LEVEL))
+                    levels.add(level)
+                    ET.SubElement(mask, "circle", cx=f"{left + x:.2f}", cy=f"{top + y:.2f}",
+                                  r=f"{SVG_REACH * rad:.2f}", fill=f"url(#g{level})")
+        ET.SubElement(root, "rect", x=str(left), y=str(top), width=str(tile), height=str(tile),
+                      fill=_hex(spec.color), mask=f"url(#s{i})")
+    for level in sorted(levels):         # dab k's alpha 1 - exp(-ink_k exp(-(d / r)²)): alphas composite like inks add
+        gradient = ET.SubElement(defs, "radialGradient", id=f"g{level}")
+        ink = SVG_LEVEL ** level
+        for k in range(SVG_STOPS):
+            offset = k / (SVG_STOPS - 1)
+            opacity = -math.expm1(-ink * math.exp(-(SVG_REACH * offset) ** 2))
+            ET.SubElement(gradient, "stop", {"offset": f"{offset:.2f}", "stop-color": "#fff",
+                                             "stop-opacity": f"{opacity:.4f}"})
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def save_svg(param, path, painting: int = 0) -> Path:
-    """Write one painting of ``param`` as SVG, each stroke a quadratic Bezier path, atomically.
+def _dab_painter(painter):
+    """The skeleton painter (dabs along the curve) behind ``painter``, or None."""
+    from .painters import SkeletonPainter
+    inner = getattr(painter, "body", painter)
+    return inner if isinstance(inner, SkeletonPainter) else None
 
-    Coordinates are canvas pixels (tile origin + fraction x tile); the viewBox is the stitched canvas
-    and ``width``/``height`` the param's output size. Paths come in painting order, grouped per tile and
-    clipped to it as the painter clips them, over a rectangle of the background color. A stroke's color is
-    its action's RGB; its width is the brush diameter 2 x ``radius_pixels(size, tile)`` (MyPaint's dry
-    brush keeps its radius under pressure), its opacity the mean of its start and end pressure (pressure
-    0 paints nothing); caps and joins are round.
+
+def save_svg(param, path, painting: int = 0) -> Path:
+    """Write one painting of ``param`` as SVG that looks like its neural render, atomically.
+
+    Coordinates are canvas pixels; the viewBox is the stitched canvas and ``width``/``height`` the
+    param's output size. Over a rectangle of the background color, each stroke in painting order is a
+    tile-sized rectangle of its color under an alpha mask (which also clips it to its tile). For the
+    skeleton painter (and the GAN's skeleton generator) the mask holds the stroke's dabs as the painter
+    lays them, each a circle with a radial gradient whose opacity ``1 - exp(-ink exp(-(d / r)²))`` makes
+    overlapping dabs composite exactly as the painter's inks add: soft edges, pressure and size along the
+    stroke. Other painters' strokes are their quadratic Bezier path at the brush's width and mean pressure.
     """
     path = Path(path)
     atomic_write_bytes(path, svg_string(param, painting).encode())
     return path
+
+
+def rasterize_svg(svg, png, size: tuple[int, int], timeout: float = 120.0) -> Path:
+    """Render the SVG file ``svg`` to the PNG file ``png`` at ``size`` (height, width) px with headless
+    Chromium (Debian's ``chromium``, installed by scripts/setup.sh); how browsers will show it."""
+    import shutil
+    import subprocess
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise FileNotFoundError("rasterizing an SVG needs chromium (as root: apt-get install chromium)")
+    height, width = size
+    proc = subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                           "--disable-dev-shm-usage", "--hide-scrollbars", f"--window-size={width},{height}",
+                           f"--screenshot={Path(png).resolve()}", Path(svg).resolve().as_uri()],
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not Path(png).is_file():
+        raise RuntimeError(f"chromium could not rasterize {svg}: {proc.stderr[-500:]}")
+    return Path(png)
 
 
 def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 100,

@@ -1,6 +1,8 @@
 """Exports: stroke JSON round trip, PNG, SVG, GIF, OpenRaster, and their option checks."""
 import io
 import json
+import os
+import shutil
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -65,28 +67,45 @@ def test_png_single_batch_and_numpy(param, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))                         # atomic: no temporary files left
 
 
-def test_svg_parses_with_one_path_per_stroke_in_order(param, tmp_path):
+def test_svg_has_one_masked_stroke_per_action_in_order_with_the_painters_dabs(param, tmp_path):
     root = ET.parse(E.save_svg(param, tmp_path / "p.svg", painting=1)).getroot()
     layout = param.layout
     assert root.tag == SVG + "svg"
     assert root.get("viewBox") == f"0 0 {layout.width} {layout.height}"
     assert (int(root.get("height")), int(root.get("width"))) == param.output_size
-    assert root.find(SVG + "rect").get("fill") == "#33cc99"
-    paths = root.findall(f".//{SVG}path")
+    rects = root.findall(SVG + "rect")
+    assert rects[0].get("fill") == "#33cc99" and rects[0].get("mask") is None      # the background
     acts = param.actions()[1].detach().numpy()
-    assert len(paths) == len(acts) == layout.tiles * param.strokes
+    assert len(rects) - 1 == len(acts) == layout.tiles * param.strokes
     origins = np.repeat(np.array(layout.origins()), param.strokes, axis=0)
-    for path, action, (top, left) in zip(paths, acts, origins):
-        assert path.get("stroke") == "#" + "".join(f"{round(float(c) * 255):02x}" for c in action[A.COLOR])
-        words = path.get("d").split()
-        assert words[0] == "M" and words[3] == "Q" and len(words) == 8
-        xy = np.array([float(w) for w in words[1:3] + words[4:]]).reshape(3, 2)
-        assert np.allclose(xy, action[A.POINTS].reshape(3, 2) * layout.tile + (left, top), atol=1e-3)
-        assert float(path.get("stroke-width")) == pytest.approx(2 * A.radius_pixels(action[A.SIZE], 64), abs=1e-3)
-        assert float(path.get("stroke-opacity")) == pytest.approx(action[A.PRESSURE].mean(), abs=1e-4)
-        assert path.get("stroke-linecap") == "round"
-    groups = root.findall(SVG + "g")                                  # one clipped group per tile, in order
-    assert [g.get("clip-path") for g in groups] == [f"url(#tile{k})" for k in range(layout.tiles)]
+    masks = {m.get("id"): m for m in root.iter(SVG + "mask")}
+    for k, (rect, action, (top, left)) in enumerate(zip(rects[1:], acts, origins)):
+        assert rect.get("fill") == "#" + "".join(f"{round(float(c) * 255):02x}" for c in action[A.COLOR])
+        assert rect.get("mask") == f"url(#s{k})"
+        mask = masks[f"s{k}"]                                  # the mask clips the stroke to its tile
+        assert (float(mask.get("x")), float(mask.get("y")), float(mask.get("width"))) == (left, top, layout.tile)
+        centres, _, inks = param.painter.dab_geometry(torch.as_tensor(action[None]))
+        shown = (inks[0] >= E.SVG_MIN_INK).sum().item()
+        circles = mask.findall(SVG + "circle")
+        assert len(circles) == shown > 0
+        first = next(i for i, row in enumerate(inks[0]) if (row >= E.SVG_MIN_INK).any())
+        assert float(circles[0].get("cx")) == pytest.approx(left + float(centres[0, first, 0]), abs=0.01)
+
+
+def test_svg_of_a_painter_without_dabs_draws_its_bezier_paths(tmp_path):
+    param = BrushstrokeParam(strokes=2, painter=create_painter("vae"), seed=0)
+    root = ET.fromstring(E.svg_string(param))
+    paths = root.findall(f".//{SVG}path")
+    assert len(paths) == 2 and all(p.get("stroke-linecap") == "round" for p in paths)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and os.geteuid() != 0, reason="needs chromium (setup as root)")
+def test_svg_rasterized_by_chromium_looks_like_the_png(tmp_path):
+    param = BrushstrokeParam(strokes=8, size=96, tile=64, overlap=16, underpainting=4, seed=2)
+    raster = E.rasterize_svg(E.save_svg(param, tmp_path / "p.svg"), tmp_path / "p.png", param.output_size)
+    pixels = np.asarray(Image.open(raster).convert("RGB"), dtype=np.float32) / 255
+    png = image(param)[0].permute(1, 2, 0).numpy()
+    assert pixels.shape == png.shape and np.abs(pixels - png).mean() < 0.015
 
 
 @pytest.mark.parametrize("every, frames", [(1, 4), (3, 2)])

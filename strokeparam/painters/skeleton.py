@@ -100,8 +100,10 @@ class SkeletonPainter(Painter):
         t = t[..., None]
         return (1 - t) ** 2 * pts[:, 0:1] + 2 * (1 - t) * t * pts[:, 1:2] + t ** 2 * pts[:, 2:3]
 
-    def ink(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Ink density (N, 1, size, size): zero where nothing is painted, alpha = 1 - exp(-ink)."""
+    def dab_geometry(self, actions: torch.Tensor, generator: torch.Generator | None = None):
+        """The dabs of each stroke: centres (N, T, 2) in pixels (x, y; pixel i spans [i, i + 1]), and per
+        Gaussian component radii and peak ink (N, T, C): dab k puts ``ink * exp(-(d / radius)²)`` at
+        distance d from its centre (what :meth:`ink` sums; the SVG export draws them)."""
         n, c, scale = actions.shape[0], self.components, self.size / A.REFERENCE_SIZE
         pts = actions[:, A.POINTS].reshape(n, 3, 2) * self.size + self.offset
         t = self.t.expand(n, -1)
@@ -132,6 +134,12 @@ class SkeletonPainter(Painter):
             shrunk = (rad.square() - 2 * sigma.square()).clamp_min((0.25 * rad).square()).sqrt()
             weight = weight * (rad / shrunk).square() * self.draw_gain
             rad = shrunk
+        return centres, rad, weight
+
+    def ink(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Ink density (N, 1, size, size): zero where nothing is painted, alpha = 1 - exp(-ink)."""
+        n, c = actions.shape[0], self.components
+        centres, rad, weight = self.dab_geometry(actions, generator)
         inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
         cx = centres[..., 0:1].repeat_interleave(c, dim=1)
         cy = centres[..., 1:2].repeat_interleave(c, dim=1)
