@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.setup-done
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast bench clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
@@ -13,7 +13,10 @@ demo: setup
 	$(PY) -m strokeparam paint "giant panda" --size 224 --out out/giant_panda.png --gif --svg --mypaint
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+
+test-fast: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 bench: setup
 	$(PY) bench/mypaint_baseline.py

@@ -2,10 +2,10 @@
 templates, forcing, stroke-order metrics, weights and the reconstruct API."""
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -139,18 +139,13 @@ def test_resume_after_kill(tmp_path):
     run = tmp_path / "run"
     args = ["--preset", "smoke", "--dataset", "faces", "--untrained-painter", "--run", str(run), "--batch-size", "2",
             "--strokes", "2", "--no-progress", "--threads", "1", "--checkpoint-minutes", "0"]
-    proc = subprocess.Popen([sys.executable, str(RECIPE), *args, "--steps", "1000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ, STROKEPARAM_KILL_AFTER_CHECKPOINT="2")          # SIGKILL right after step 2
+    proc = subprocess.run([sys.executable, str(RECIPE), *args, "--steps", "1000"], env=env, capture_output=True,
+                          text=True, timeout=300)
     ckpt = run / "checkpoint.pt"
-    deadline = time.time() + 60
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)                  # no chance to clean up
-    _, err = proc.communicate()
-    assert ckpt.exists(), err.decode()[-2000:]
+    assert proc.returncode == -signal.SIGKILL and ckpt.exists(), proc.stderr[-2000:]
     killed_at = torch.load(ckpt, weights_only=True)["step"]
-    assert 1 <= killed_at < 1000
+    assert killed_at == 2
     with pytest.raises(SystemExit, match="pass --resume"):
         main(recipe_presets(), args + ["--steps", "3"])
     assert main(recipe_presets(), args + ["--steps", str(killed_at + 2), "--resume"]) == 0

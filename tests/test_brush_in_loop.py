@@ -88,7 +88,9 @@ def test_lucent_render_vis_takes_the_param_with_mypaint(model, painter):
     param = BrushstrokeParam(strokes=4, painter=painter, seed=0, mypaint=True)
     (image,) = render.render_vis(model, "labels:388", param_f=param, thresholds=(2,), preprocess=False,
                                  progress=False, show_image=False)
-    assert image.shape == (1, 64, 64, 3) and np.isfinite(image).all()
+    with torch.no_grad():                       # what Lucent got is MyPaint's paint of the final strokes
+        assert np.allclose(image, param.image().permute(0, 2, 3, 1).numpy(), atol=1e-6)
+        assert not np.allclose(image, param.image(mypaint=False).permute(0, 2, 3, 1).numpy(), atol=1e-2)
 
 
 def test_skeleton_paints_natively_at_any_size():

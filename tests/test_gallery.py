@@ -15,6 +15,8 @@ from strokeparam import BrushstrokeParam, create_painter
 from strokeparam.export import save_png
 from strokeparam.gallery import GalleryItem, load_manifest, render_html, render_markdown, save_manifest, write_pages
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EVIL = 'goldfish <script>alert("x")</script> & \'quoted\' *bold* | cell'
 OUT = Path(__file__).resolve().parents[1] / "out"

@@ -20,6 +20,8 @@ import pytest
 
 from strokeparam.mypaint import MyPaintRenderer, _lib, brushfile
 
+pytestmark = pytest.mark.slow      # fuzz trials in memory- and time-limited child processes
+
 DRY = "/usr/share/mypaint-data/1.0/brushes/classic/dry_brush.myb"
 ROOT = Path(__file__).resolve().parents[1]
 CHILD_TIMEOUT = 90

@@ -39,6 +39,7 @@ from .weights_io import WEIGHTS_DIR, save_weights
 
 CHECKPOINT = "checkpoint.pt"
 RUN_FILES = (CHECKPOINT, "metrics.csv", "config.json", "summary.json")   # what a run writes into its folder
+KILL_AFTER = "STROKEPARAM_KILL_AFTER_CHECKPOINT"   # fault injection for tests: SIGKILL after this step's checkpoint
 POSITIVE = frozenset({"steps", "batch_size", "log_every", "strokes", "limit"})   # preset entries that must be >= 1
 
 
@@ -477,6 +478,8 @@ def _train(args, cfg, run, identity, make_task, make_stream, export, desc, devic
         if rank == 0:
             save_checkpoint(ckpt, task, dict(state, **identity, step=step, data=stream.state()))
             log.flush()
+            if os.environ.get(KILL_AFTER) == str(step):      # a kill at a known point, as an OOM killer would
+                os.kill(os.getpid(), signal.SIGKILL)
 
     step, t0, last_ckpt, elapsed0 = start_step, time.time(), time.time(), float(state["elapsed"])
     bar = progress(total=cfg["steps"], initial=step, disable=args.no_progress or rank != 0, desc=desc, unit="step")
