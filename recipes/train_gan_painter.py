@@ -11,8 +11,10 @@ of the real stroke (plus ``mask_floor`` elsewhere).
 
 Presets: ``paper`` and ``deconv-cpu`` train the paper's generator (``arch="deconv"``); ``cpu`` (the shipped
 painter) trains ``arch="skeleton"``, the skeleton painter's dab model with per-dab noise, started from the
-shipped skeleton weights (``init="skeleton"``). Its reconstruction term scores the plain, noise-free
-stroke (``rec_plain``): the mean stroke stays MyPaint's while the critic shapes the draws' texture.
+shipped skeleton weights (``init="skeleton"``) with ``dabs`` dabs per stroke and MyPaint-like ``jitter``
+(calibrated on MyPaint renders: 128 dabs at jitter 0.9 start at MyPaint's sharpness). Its reconstruction
+term scores the plain, noise-free stroke (``rec_plain``): the mean stroke stays MyPaint's while the critic
+shapes the draws' texture.
 """
 import sys
 
@@ -24,10 +26,11 @@ from strokeparam.painters.training import Task, average_gradients, main
 
 COMMON = dict(gp=10.0, critic_steps=5, lr=1e-4, betas=(0.5, 0.9), rec_weight=10.0, mask_floor=0.1,
               arch="deconv", init=None, rec_plain=False, critic_lr=None)
-SKELETON = dict(COMMON, arch="skeleton", init="skeleton", rec_plain=True, noise_dim=4, dim=16)
+SKELETON = dict(COMMON, arch="skeleton", init="skeleton", rec_plain=True, noise_dim=4, dim=16, dabs=128,
+                jitter=0.9, draw_gain=1.35)
 PRESETS = {
     "smoke": dict(SKELETON, steps=3, batch_size=8, dim=4, rec_half_life=2, log_every=1),
-    "cpu": dict(SKELETON, steps=4000, batch_size=64, lr=5e-4, critic_lr=1e-4, rec_weight=10.0,
+    "cpu": dict(SKELETON, steps=1200, batch_size=64, lr=2e-4, critic_lr=1e-4, rec_weight=10.0,
                 rec_half_life=10 ** 9, log_every=25),
     "deconv-cpu": dict(COMMON, steps=3000, batch_size=32, dim=16, noise_dim=8, lr=2e-4, rec_half_life=1000,
                        log_every=25),
@@ -59,7 +62,8 @@ class GANTask(Task):
         super().__init__(cfg, device)
         if cfg["arch"] == "skeleton":
             config = create_painter("skeleton").config()
-            skeleton = {k: config[k] for k in ("dabs", "components", "hidden", "jitter", "draw_gain")}
+            skeleton = dict({k: config[k] for k in ("components", "hidden")},
+                            **{k: cfg[k] for k in ("dabs", "jitter", "draw_gain")})
             self.gen = GANPainter(noise_dim=cfg["noise_dim"], arch="skeleton", skeleton=skeleton)
             if cfg["init"] == "skeleton":
                 warm_start(self.gen)

@@ -175,7 +175,8 @@ def _common(parser, strokes: int | None, steps: int, size_help: str, lr: float =
                         "the real MyPaint brush in the loop (faster; MyPaint re-paints keep less)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--device", type=_device, default=None, help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument("--painter", default=None, help="neural painter name (default: the shipped default painter)")
+    parser.add_argument("--painter", default=None, help="neural painter name (default: the shipped default painter); "
+                        "the gallery takes several, comma-separated, and paints each painting with each")
     parser.add_argument("--untrained", action="store_true",
                         help="use the painter's random initial weights (smoke tests; when no weights are shipped)")
     parser.add_argument("--mypaint", action="store_true",
@@ -325,11 +326,12 @@ def _class(text):
     return index, class_name(index)
 
 
-def _painter(args):
-    """The painter of ``--painter`` (shipped weights, or random ones with ``--untrained``) and its caption."""
+def _painter(args, name: str | None = None):
+    """The painter of ``--painter`` (or ``name``; shipped weights, or random ones with ``--untrained``) and its
+    caption."""
     from .painters import create_painter
     try:
-        painter = create_painter(args.painter, pretrained=not args.untrained)
+        painter = create_painter(name or args.painter, pretrained=not args.untrained)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{exc}; or pass --untrained to paint with random painter weights") from None
     return painter, painter.name + (" (untrained)" if args.untrained else "")
@@ -471,6 +473,7 @@ class _Job:
     index: int | None = None       # class jobs
     name: str = ""
     picture: object = None         # style jobs: the content PIL image
+    painter: str | None = None     # a painter name of --painter (None: the default painter)
 
 
 def cmd_gallery(args) -> int:
@@ -480,12 +483,15 @@ def cmd_gallery(args) -> int:
     from . import gallery
     if not args.classes and not args.style_images:
         raise ValueError("gallery needs --classes and/or --style-images")
-    jobs = [_Job(f"{_slug(name)}_{style.slug}", style, index, name)
-            for index, name in dict.fromkeys(_class(c) for c in args.classes) for style in args.styles]
+    painters = list(dict.fromkeys((args.painter or "").split(","))) if args.painter else [None]
+    suffix = (lambda name: f"_{_slug(name)}") if len(painters) > 1 else (lambda name: "")
+    jobs = [_Job(f"{_slug(name)}_{style.slug}{suffix(painter)}", style, index, name, painter=painter)
+            for index, name in dict.fromkeys(_class(c) for c in args.classes) for style in args.styles
+            for painter in painters]
     for spec in dict.fromkeys(args.style_images):
         picture, label = open_image(spec)
-        jobs += [_Job(f"photo_{_slug(label)}_{style.slug}", style, name=label, picture=picture)
-                 for style in args.styles]
+        jobs += [_Job(f"photo_{_slug(label)}_{style.slug}{suffix(painter)}", style, name=label, picture=picture,
+                      painter=painter) for style in args.styles for painter in painters]
     stems = [job.stem for job in jobs]
     clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
     if clashes:
@@ -534,7 +540,7 @@ class _GalleryTools:
 
         from .paint import paint_class, paint_content
         args = self.args
-        painter, painter_label = self._get("painter", lambda: _painter(args))
+        painter, painter_label = self._get(("painter", job.painter), lambda: _painter(args, job.painter))
         common = dict(seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
                       **job.style.kwargs)
         out = folder / f"{job.stem}.png"

@@ -215,3 +215,13 @@ def test_reconstruct_paints_a_held_out_digit_with_an_agent(tmp_path, capsys):
     assert "the mnist test split has" in capsys.readouterr().err
     assert main(["reconstruct", "mnist:1", "--agent", "nosuch"]) == 1
     assert "no shipped agent 'nosuch'" in capsys.readouterr().err
+
+
+def test_gallery_paints_each_painting_with_each_painter(tmp_path, capsys):
+    folder = tmp_path / "fig"
+    assert main(["gallery", "--classes", "1", "--painter", "skeleton,vae", "--untrained", "--grid", "1",
+                 "--neural-only", "--out", str(folder), *TINY, *FAST]) == 0
+    items = json.loads((folder / "gallery.json").read_text())["items"]
+    assert sorted((i["image"], i["painter"]) for i in items) == [("goldfish_color_skeleton.png", "skeleton (untrained)"),
+                                                                 ("goldfish_color_vae.png", "vae (untrained)")]
+    assert json.loads((folder / "goldfish_color_vae.json").read_text())["painter"] == "vae"
