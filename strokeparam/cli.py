@@ -22,7 +22,7 @@ from .judge import class_name, heldout_name, verdict
 
 PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
-CLASS_SIZE = 224          # default side of a class painting: 2 x 2 overlapping tiles of 128 px
+CLASS_SIZE = 224          # default side of a class painting: a 40-stroke underpainting, then 2 x 2 tiles of 128 px
 STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
 SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
                   "grass", "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text")
@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
     _common(paint, strokes=30, steps=150, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
-            f"128 px follow (default {CLASS_SIZE}; --grid 1 is the paper's single 64-px tile)")
+            f"128 px over a 40-stroke underpainting follow (default {CLASS_SIZE}; --grid 1 is the paper's single "
+            "64-px tile)")
     _color(paint)
 
     style = sub.add_parser("style", help="paint a photo (intrinsic style transfer)", description="Paint a "

@@ -17,6 +17,7 @@ PAINTING_MODELS = ("efficientnet_lite0", "efficientnet_lite1")
 CONTENT_MODEL = "efficientnet_lite0"
 CONTENT_LAYERS = ("net_blocks_1", "net_blocks_2", "net_blocks_3")
 GRAY = (0.299, 0.587, 0.114)   # ITU-R BT.601 luma
+CLASS_UNDERPAINTING = 40       # strokes of the whole-canvas layer under a multi-tile class painting
 
 
 def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
@@ -61,7 +62,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
     (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
     bench/class_recognition.py). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
-    composition of overlapping tiles of about 128 px (:meth:`Layout.fit`), strokes scaled to the tile. ``transforms`` (a callable on
+    composition: an underpainting of :data:`CLASS_UNDERPAINTING` strokes on one tile spanning the canvas
+    (``underpainting=`` changes it, 0 for none), then overlapping tiles of about 128 px
+    (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.
@@ -74,6 +77,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
     if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
         _fit(param_kwargs, 128)
+        param_kwargs.setdefault("underpainting", CLASS_UNDERPAINTING)
     param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, mypaint=mypaint, **param_kwargs)
     height, width = param.output_size
     scale = resolution / max(height, width)

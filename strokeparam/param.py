@@ -201,7 +201,8 @@ class BrushstrokeParam(nn.Module):
             else:
                 alphas = [painter(flat, generator=generator) for _ in range(draws)]
             color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
-            keep = None if upto is None else (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1)
+            keep = None if upto is None else (
+                (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1))
             for d, alpha in enumerate(alphas):
                 alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
                 canvases[d] = composite(alpha if keep is None else alpha * keep, color, layout, canvases[d])
@@ -253,8 +254,9 @@ def _warn_if_loose(painter) -> None:
         return
     if painter.name not in _warned:
         _warned.add(painter.name)
+        iou = fidelity.get("iou", float("nan"))
         warnings.warn(f"the {painter.name!r} painter imitates MyPaint loosely (L1 {l1 / floor:.1f}x MyPaint's own "
-                      f"seed-to-seed noise, coverage IoU {fidelity.get('iou', float('nan')):.2f}; see docs/painters.md): "
+                      f"seed-to-seed noise, coverage IoU {iou:.2f}; see docs/painters.md): "
                       "MyPaint re-paints of its strokes will look different from its renders", stacklevel=3)
 
 

@@ -222,6 +222,6 @@ def test_gallery_paints_each_painting_with_each_painter(tmp_path, capsys):
     assert main(["gallery", "--classes", "1", "--painter", "skeleton,vae", "--untrained", "--grid", "1",
                  "--neural-only", "--out", str(folder), *TINY, *FAST]) == 0
     items = json.loads((folder / "gallery.json").read_text())["items"]
-    assert sorted((i["image"], i["painter"]) for i in items) == [("goldfish_color_skeleton.png", "skeleton (untrained)"),
-                                                                 ("goldfish_color_vae.png", "vae (untrained)")]
+    assert sorted((i["image"], i["painter"]) for i in items) == [
+        ("goldfish_color_skeleton.png", "skeleton (untrained)"), ("goldfish_color_vae.png", "vae (untrained)")]
     assert json.loads((folder / "goldfish_color_vae.json").read_text())["painter"] == "vae"

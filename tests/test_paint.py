@@ -36,13 +36,23 @@ def test_paint_class_takes_names_and_indices(model, painter):
     assert torch.equal(*runs)
 
 
+def test_paint_class_at_a_size_is_an_underpainting_under_fitted_tiles(model, painter):
+    param = paint_class(388, models=model, strokes=2, steps=1, copies=1, resolution=64, painter=painter,
+                        size=160, mypaint=False, progress=False)
+    (under, n0), (tiles, n1) = param.levels
+    assert (under.tiles, under.tile, n0) == (1, 160, 40) and (tiles.tiles, tiles.tile, n1) == (1, 160, 2)
+    bare = paint_class(388, models=model, strokes=2, steps=1, copies=1, resolution=64, painter=painter,
+                       size=224, underpainting=0, mypaint=False, progress=False)
+    assert len(bare.levels) == 1 and bare.layout.tiles == 4
+
+
 def test_paint_class_draws(model):
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
     runs = [paint_class(388, models=model, strokes=4, steps=2, copies=2, resolution=64, painter=noisy,
                         draws=draws, progress=False) for draws in (1, 1, 0)]
     assert torch.equal(runs[0].actions(), runs[1].actions())          # seeded jitter repeats
     assert not torch.equal(runs[0].actions(), runs[2].actions())
-    assert torch.equal(runs[0].image(), runs[0].image())              # the result paints deterministically
+    assert torch.equal(runs[0].image(), runs[1].image())              # equal strokes paint equal pictures
     for bad in (3, -1, 1.5, True):
         with pytest.raises(ValueError, match="draws must be"):
             paint_class(388, models=model, copies=2, draws=bad, painter=noisy, progress=False)

@@ -44,7 +44,8 @@ class GANPainter(Painter):
         if not isinstance(dim, int) or dim < 1 or not isinstance(noise_dim, int) or noise_dim < 0:
             raise ValueError(f"dim must be an integer >= 1 and noise_dim >= 0; got {dim!r}, {noise_dim!r}")
         if skeleton is not None and (arch != "skeleton" or not isinstance(skeleton, dict)):
-            raise ValueError(f"skeleton must be a dict of SkeletonPainter settings with arch='skeleton'; got {skeleton!r}")
+            raise ValueError("skeleton must be a dict of SkeletonPainter settings with arch='skeleton'; "
+                             f"got {skeleton!r}")
         self.dim, self.noise_dim, self.arch, self.skeleton_config = dim, noise_dim, arch, dict(skeleton or {})
         self.stochastic = noise_dim > 0
         if arch == "skeleton":
