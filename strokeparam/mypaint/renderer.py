@@ -177,7 +177,8 @@ class MyPaintRenderer:
         fractions of the canvas and brush sizes scale with its shorter side. With ``tile`` and
         ``origins`` ((N, 2) top-left pixels), each stroke instead lies in its own ``tile``-px square
         at its origin (the stitched layout of a BrushstrokeParam; ``tile`` may be one side per stroke).
-        ``background`` is an RGB triple in [0, 1]; ``rgba=True`` returns the premultiplied RGBA layer (H, W, 4) without the background.
+        ``background`` is an RGB triple in [0, 1]; ``rgba=True`` returns the premultiplied RGBA layer
+        (H, W, 4) without the background.
         """
         acts = A.validate(actions)
         height, width = _canvas_shape(self.size if size is None else size)
