@@ -616,7 +616,8 @@ def cmd_transfer(args) -> int:
 
 
 def target_image(spec: str, size: int):
-    """IMAGE of ``reconstruct`` as a (1, 3, size, size) tensor in [0, 1], and a name for its files."""
+    """IMAGE of ``reconstruct`` as a (1, 3, size, size) tensor in [0, 1], and its name: ``mnist:3`` is held-out
+    image 3 of the MNIST test split (not a digit 3), named ``mnist_test_3 (held-out image 3, label 7)``."""
     from torch.nn import functional as F
 
     from .agents import DATASETS, load_dataset
@@ -625,7 +626,9 @@ def target_image(spec: str, size: int):
         data = load_dataset(name, "test", size=size, limit=int(index) + 1)
         if int(index) >= len(data):
             raise ValueError(f"{spec}: the {name} test split has {len(data)} images (0-{len(data) - 1})")
-        return data.images(slice(int(index), int(index) + 1)), f"{name}_{int(index)}"
+        label = "" if data.labels is None else f", label {int(data.labels[int(index)])}"
+        image = data.images(slice(int(index), int(index) + 1))
+        return image, f"{name}_test_{int(index)} (held-out image {int(index)}{label})"
     from .paint import load_image
     picture, stem = open_image(spec)
     x = F.interpolate(load_image(picture), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -644,7 +647,7 @@ def cmd_reconstruct(args) -> int:
     else:
         agent = load_agent(*(() if spec is None else (spec,)), device=args.device)
     target, stem = target_image(args.image, agent.policy.size)
-    out = _png(args.out or Path("out") / f"{_slug(stem)}_agent.png")
+    out = _png(args.out or Path("out") / f"{_slug(stem.split(' (')[0])}_agent.png")
     painting = reconstruct(target, agent)
     param = BrushstrokeParam(strokes=agent.strokes, init=painting.actions[0].cpu(), painter=agent.painter.cpu(),
                              background=agent.background.tolist())

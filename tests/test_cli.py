@@ -6,6 +6,7 @@ once, since each spends most of its time starting up; with no shipped painter we
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -207,7 +208,8 @@ def test_reconstruct_paints_a_held_out_digit_with_an_agent(tmp_path, capsys):
     out = tmp_path / "r.png"
     assert main(["reconstruct", "mnist:3", "--agent", str(weights), "--out", str(out), "--mypaint", "--quiet"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith("mnist_3: 3 strokes, MSE ") and line.endswith("through MyPaint")
+    assert re.match(r"mnist_test_3 \(held-out image 3, label \d\): 3 strokes, MSE ", line), line   # not "a 3"
+    assert line.endswith("through MyPaint")
     assert picture(out) == (64, 64) and picture(tmp_path / "r_mypaint.png") == (64, 64)
     assert len(json.loads(out.with_suffix(".json").read_text())["paintings"][0]) == 3
     assert main(["transfer", str(out.with_suffix(".json")), "--out", str(tmp_path / "t.png")]) == 0
