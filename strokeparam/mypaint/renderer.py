@@ -221,8 +221,10 @@ class MyPaintRenderer:
                              f"got shape {origins.shape}")
         top, left = origins[:, 0], origins[:, 1]
         if len(acts) and ((top < -tiles).any() or top.max() > height or (left < -tiles).any() or left.max() > width):
-            raise ValueError(f"origins must keep each tile on the {height}x{width} canvas: top in "
-                             f"[-tile, {height}] and left in [-tile, {width}], got top in "
+            one = len(set(tiles.tolist())) == 1
+            side, low = (f"{tiles[0]} px tile", f"-{tiles[0]}") if one else ("tile", "-tile")
+            raise ValueError(f"origins must keep each {side} on the {height}x{width} canvas: top in "
+                             f"[{low}, {height}] and left in [{low}, {width}], got top in "
                              f"[{top.min():g}, {top.max():g}] and left in [{left.min():g}, {left.max():g}]")
         for side in set(tiles.tolist()):
             self._check_canvas(int(side), max(height, width))
