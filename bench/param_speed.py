@@ -125,7 +125,7 @@ def child(total: int, canvas: int, steps: int) -> dict:
     paint, _ = painter()
     tiles = Layout.for_size(canvas, paint.size).tiles
     per_tile = math.ceil(total / tiles)
-    param = BrushstrokeParam(strokes=per_tile, size=canvas, painter=paint, seed=0)
+    param = BrushstrokeParam(strokes=per_tile, size=canvas, painter=paint, seed=0, underpainting=0)
     opt = torch.optim.Adam(param.parameters(), lr=0.05)
     base = peak_rss_gb()
 

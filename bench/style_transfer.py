@@ -85,7 +85,7 @@ def main():
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
-                                 grayscale=args.grayscale)
+                                 grayscale=args.grayscale, underpainting=0)
         pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=0), param.to_mypaint(seed=0)]
         reference = to_gray(image) if args.grayscale else image
         losses = [content_loss(x, reference, model) for x in pictures]

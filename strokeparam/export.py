@@ -328,16 +328,17 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
              final_ms: int = 1000) -> Path:
     """Write an animated GIF of one painting appearing stroke by stroke, atomically.
 
-    Frame k shows the first ``k`` strokes of every tile (``param.image(upto=k, mypaint=False)``) for
-    k = every, 2 x every, ..., always ending with the full painting, which stays ``final_ms``
-    milliseconds; the others ``duration_ms`` each. The GIF loops forever. Pillow merges consecutive
-    frames that came out identical (their durations add up).
+    Frame k shows the first ``k`` strokes of every tile, the underpainting's first
+    (``param.image(upto=k, mypaint=False)``), for k = every, 2 x every, ..., always ending with the full
+    painting, which stays ``final_ms`` milliseconds; the others ``duration_ms`` each. The GIF loops
+    forever. Pillow merges consecutive frames that came out identical (their durations add up).
     """
     b = _check_painting(param, painting)
     for name, value in (("every", every), ("duration_ms", duration_ms), ("final_ms", final_ms)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    steps = list(range(every, param.strokes, every)) + [param.strokes]
+    depth = sum(n for _, n in param.levels)
+    steps = list(range(every, depth, every)) + [depth]
     with torch.no_grad():
         frames = [_picture(_to_uint8(param.image(upto=k, mypaint=False)[b])[0]) for k in steps]
     buf = io.BytesIO()

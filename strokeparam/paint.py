@@ -9,7 +9,7 @@ import torch
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
 from .canvas import Layout
-from .param import BrushstrokeParam, _pair
+from .param import UNDERPAINTING, BrushstrokeParam, _pair
 from .render import render_vis
 from .transforms import stack, standard
 
@@ -17,7 +17,6 @@ PAINTING_MODELS = ("efficientnet_lite0", "efficientnet_lite1")
 CONTENT_MODEL = "efficientnet_lite0"
 CONTENT_LAYERS = ("net_blocks_1", "net_blocks_2", "net_blocks_3")
 GRAY = (0.299, 0.587, 0.114)   # ITU-R BT.601 luma
-CLASS_UNDERPAINTING = 40       # strokes of the whole-canvas layer under a multi-tile class painting
 
 
 def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
@@ -62,7 +61,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
     (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
     bench/class_recognition.py). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
-    composition: an underpainting of :data:`CLASS_UNDERPAINTING` strokes on one tile spanning the canvas
+    composition: an underpainting of :data:`strokeparam.param.UNDERPAINTING` strokes on one tile spanning the canvas
     (``underpainting=`` changes it, 0 for none), then overlapping tiles of about 128 px
     (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
@@ -77,7 +76,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
     if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
         _fit(param_kwargs, 128)
-        param_kwargs.setdefault("underpainting", CLASS_UNDERPAINTING)
+        param_kwargs.setdefault("underpainting", UNDERPAINTING)
     param = BrushstrokeParam(strokes=strokes, seed=seed, device=device, mypaint=mypaint, **param_kwargs)
     height, width = param.output_size
     scale = resolution / max(height, width)
@@ -211,7 +210,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
     compares with the photo's luma; ``palette`` (hex colors or RGB triples) restricts every stroke to
     those colors. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, background, constraints,
-    init, workers, ...). Returns the param with the final strokes.
+    init, workers, underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the final strokes.
     """
     if preset is not None and preset not in STYLE_PRESETS:
         raise KeyError(f"unknown style preset {preset!r}; presets: {', '.join(STYLE_PRESETS)} (or None)")
@@ -220,6 +219,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
         settings.pop("grid", None)
     settings.update({k: v for k, v in dict(grid=grid, strokes=strokes).items() if v is not None}, **param_kwargs)
     settings.setdefault("strokes", 40)
+    settings.setdefault("underpainting", 0)
     target = load_image(image)
     if grayscale:
         target = to_gray(target)

@@ -14,6 +14,7 @@ from .canvas import Layout, composite
 from .mypaint.loop import BrushInTheLoop, straight_through
 
 EPS = 1e-4
+UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 
 
 class BrushstrokeParam(nn.Module):
@@ -40,7 +41,9 @@ class BrushstrokeParam(nn.Module):
     - ``underpainting``: layers of larger strokes painted first, under the tiles (coarse to fine, as a
       painter blocks in a composition): an int N is one layer of N strokes on one tile spanning the
       canvas (0: none); a list of ``(tile, strokes)`` pairs lays each layer out with :meth:`Layout.fit` over the
-      canvas (``overlap`` shared), coarsest first. ``levels`` lists every layer as ``(Layout, strokes)``,
+      canvas (``overlap`` shared), coarsest first. The default ``"auto"`` is :data:`UNDERPAINTING` strokes
+      when the canvas has more than one tile (so no bare tile borders show, from the first step), none
+      on one tile or when ``init`` gives actions. ``levels`` lists every layer as ``(Layout, strokes)``,
       the underpainting first and the tiles (``layout``, ``strokes``) last.
     - ``init``: actions (strokes, 12) or (batch, strokes, 12), or a stroke JSON (path or dict) to
       continue from; otherwise uniform random actions drawn with ``seed``. A stroke JSON restores the
@@ -52,7 +55,7 @@ class BrushstrokeParam(nn.Module):
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
                  background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=None,
                  init=None, seed: int | None = None, device=None, tile: int | None = None, mypaint=False,
-                 workers: int = 0, underpainting=None):
+                 workers: int = 0, underpainting="auto"):
         super().__init__()
         from .painters import Painter, create_painter
         layout = raw = None
@@ -60,7 +63,7 @@ class BrushstrokeParam(nn.Module):
             from .export import load_strokes, saved_painter
             saved = load_strokes(init)
             layout, init, strokes = saved["layout"], saved["actions"], saved["strokes"]
-            batch, underpainting = init.shape[0], saved["underpainting"]
+            batch, underpainting = init.shape[0], saved["underpainting"] or 0
             size = saved["size"] if size is None else size
             background = saved["background"]
             painter = saved_painter(saved) if painter is None else painter
@@ -95,6 +98,8 @@ class BrushstrokeParam(nn.Module):
         self.size = None if size is None else _pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
+        if isinstance(underpainting, str) and underpainting == "auto" and init is not None:
+            underpainting = 0             # given actions are the strokes of the tiles
         self.levels = _underpainting(underpainting, layout) + ((layout, self.strokes),)
         self.under_painters = nn.ModuleDict({str(lay.tile): painter.at_size(lay.tile).eval().requires_grad_(False)
                                              for lay, _ in self.levels[:-1] if lay.tile != tile})
@@ -166,7 +171,8 @@ class BrushstrokeParam(nn.Module):
 
     def image(self, upto: int | None = None, generator: torch.Generator | None = None,
               mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None) -> torch.Tensor:
-        """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile.
+        """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile,
+        counted through the layers of ``levels`` in painting order (the underpainting's come first).
 
         With the real brush in the loop (``mypaint``, default: the param's setting) the pixels are MyPaint's
         and the gradient the neural painter's; a ``generator`` draws the MyPaint seed. Without it, a
@@ -190,7 +196,11 @@ class BrushstrokeParam(nn.Module):
             pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
                                             seed + level) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
-        canvases = [self.background if background is None else background.to(self.background)] * draws
+        canvas = self.background if background is None else background.to(self.background)
+        if len(self.levels) > 1:        # underpainting layers may reach past the tiles' canvas: crop to it
+            canvas = canvas.view(1, 3, 1, 1).expand(self.batch, 3, self.layout.height, self.layout.width)
+        canvases = [canvas] * draws
+        before = 0                       # strokes per tile in the layers painted before this one
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
             painter = self._painter_at(layout.tile)
@@ -202,7 +212,8 @@ class BrushstrokeParam(nn.Module):
                 alphas = [painter(flat, generator=generator) for _ in range(draws)]
             color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
             keep = None if upto is None else (
-                (torch.arange(n, device=flat.device) < upto).to(flat).view(1, 1, n, 1, 1, 1))
+                (torch.arange(n, device=flat.device) < upto - before).to(flat).view(1, 1, n, 1, 1, 1))
+            before += n
             for d, alpha in enumerate(alphas):
                 alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
                 canvases[d] = composite(alpha if keep is None else alpha * keep, color, layout, canvases[d])
@@ -274,8 +285,10 @@ def _brush(mypaint, workers) -> BrushInTheLoop | None:
 
 
 def _underpainting(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
-    """The layers of ``underpainting=`` (None, an int or (tile, strokes) pairs) as (Layout, strokes) over the
-    canvas of ``layout``."""
+    """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes)
+    over the canvas of ``layout``."""
+    if isinstance(value, str) and value == "auto":
+        value = UNDERPAINTING if layout.tiles > 1 else 0
     if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
         return ()
     canvas = (layout.height, layout.width)
@@ -287,7 +300,7 @@ def _underpainting(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
         pairs = None
     if not pairs or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
                             for pair in pairs for v in pair):
-        raise ValueError("underpainting must be a positive number of strokes or a list of (tile px, strokes) pairs "
+        raise ValueError("underpainting must be \"auto\", a number of strokes or a list of (tile px, strokes) pairs "
                          f"of positive integers, got {value!r}")
     levels = []
     for tile, n in pairs:

@@ -87,7 +87,7 @@ def test_paint_writes_every_output_and_the_verdict(painted):
     out, proc = painted
     assert picture(out) == (120, 64) and picture(out.with_name("panda_mypaint.png")) == (120, 64)
     doc = json.loads(out.with_suffix(".json").read_text())
-    assert doc["format"] == "strokeparam-strokes" and len(doc["paintings"][0]) == 2 * 3
+    assert doc["format"] == "strokeparam-strokes" and len(doc["paintings"][0]) == 40 + 2 * 3
     with Image.open(out.with_suffix(".gif")) as gif:
         assert gif.size == (120, 64) and gif.n_frames >= 1
     assert ET.parse(out.with_suffix(".svg")).getroot().tag.endswith("svg")

@@ -26,7 +26,8 @@ def painter():
 
 @pytest.fixture(scope="module")
 def param(painter):
-    return BrushstrokeParam(strokes=4, grid=(1, 2), painter=painter, batch=2, background=(0.2, 0.8, 0.6), seed=1)
+    return BrushstrokeParam(strokes=4, grid=(1, 2), painter=painter, batch=2, background=(0.2, 0.8, 0.6), seed=1,
+                            underpainting=0)
 
 
 def image(param, upto=None):
@@ -121,6 +122,19 @@ def test_gif_one_frame_per_step_ending_on_the_painting(param, tmp_path, every, f
     gif.seek(0)
     first = np.asarray(gif.convert("RGB")).astype(np.float32) / 255
     assert np.abs(first - image(param, upto=every)[1].permute(1, 2, 0).numpy()).mean() < 0.02
+
+
+def test_gif_paints_the_underpainting_first(painter, tmp_path):
+    layered = BrushstrokeParam(strokes=2, grid=(1, 2), painter=painter, underpainting=3, seed=4)
+    gif = Image.open(E.save_gif(layered, tmp_path / "u.gif", every=2))
+    assert gif.n_frames == 3                                   # 2, 4 and all 5 strokes per tile (3 under + 2)
+    gif.seek(2)
+    assert np.abs(np.asarray(gif.convert("RGB")) / 255 - image(layered)[0].permute(1, 2, 0).numpy()).mean() < 0.02
+    before = [image(layered, upto=k) for k in (3, 4)]
+    with torch.no_grad():
+        layered.raw[:, 3:] += 2.0                              # move the tiles' strokes only
+    assert torch.equal(image(layered, upto=3), before[0])      # the first 3 per tile are the underpainting's
+    assert not torch.equal(image(layered, upto=4), before[1])
 
 
 def test_ora_is_valid_openraster_of_the_mypaint_repaint(param, tmp_path):

@@ -25,7 +25,7 @@ def test_param_f_contract_and_shapes(painter):
     img = image_f()
     assert img.shape == (2, 3, 120, 176) and img.dtype == torch.float32
     assert 0 <= img.min() and img.max() <= 1
-    assert param.actions().shape == (2, 36, 12)
+    assert param.actions().shape == (2, 40 + 36, 12)          # the default underpainting under 6 tiles x 6
     img.mean().backward()
     assert param.raw.grad.abs().sum(-1).gt(0).all()            # every stroke's raw action gets a gradient
     assert all(not p.requires_grad for p in param.painter.parameters())

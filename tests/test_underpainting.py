@@ -45,7 +45,7 @@ def test_levels_paint_coarse_layers_first_over_the_whole_canvas(layered):
 def test_underpainting_shows_under_the_tiles_and_not_over_them():
     painter = create_painter()
     base = dict(strokes=2, size=96, tile=64, overlap=16, seed=0, painter=painter)
-    plain = BrushstrokeParam(**base)
+    plain = BrushstrokeParam(underpainting=0, **base)
     layered = BrushstrokeParam(underpainting=5, **base)
     with torch.no_grad():               # the tiles' strokes are the same actions in both
         layered.raw[:, 5:] = plain.raw
@@ -130,3 +130,30 @@ def test_layout_fit_covers_the_canvas_for_underpainting_tiles():
             h, w = (size, size) if isinstance(size, int) else size
             lay = Layout.fit((h, w), min(tile, max(h, w)), min(16, tile // 2))
             assert lay.height >= h and lay.width >= w
+
+
+def seam_whiteness(param) -> float:
+    """The largest fraction of bare (near-white) pixels along a line through the middle of an overlap
+    between tiles, away from the canvas border."""
+    img = image(param, mypaint=False)[0]
+    white = (img.min(0).values > 0.9).float()
+    side, lay = img.shape[-1], param.layout
+    lines = [round((k * lay.stride + lay.overlap / 2) * side / lay.width) for k in range(1, lay.cols)]
+    inner = slice(side // 16, side - side // 16)
+    return max(max(white[r, inner].mean().item(), white[inner, r].mean().item()) for r in lines)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_tiled_canvas_starts_without_seams(seed):
+    tiled = BrushstrokeParam(size=256, seed=seed)
+    assert tiled.layout.tiles > 1 and len(tiled.levels) == 2 and tiled.levels[0][1] == 40
+    assert seam_whiteness(tiled) < 0.05
+    bare = BrushstrokeParam(size=256, seed=seed, underpainting=0)       # the tiles alone leave bare borders
+    assert len(bare.levels) == 1 and seam_whiteness(bare) > 0.1
+
+
+def test_one_tile_gets_no_underpainting_by_default_and_old_files_none():
+    assert len(BrushstrokeParam(strokes=3, seed=0).levels) == 1
+    saved = E.strokes_dict(BrushstrokeParam(strokes=2, grid=2, seed=0, underpainting=0))
+    saved.pop("underpainting")                        # a file written before underpaintings existed
+    assert len(BrushstrokeParam(init=saved).levels) == 1

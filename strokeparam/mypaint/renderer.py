@@ -208,9 +208,9 @@ class MyPaintRenderer:
         tiles = np.asarray(tile) if isinstance(tile, (list, tuple, np.ndarray)) else np.full(len(acts), tile)
         if (tiles.shape != (len(acts),) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool)
                                                   for t in tiles.tolist())
-                or (len(acts) and not 8 <= tiles.min() <= tiles.max() <= min(height, width, MAX_CANVAS))):
-            raise ValueError(f"tile must be an integer number of pixels in [8, {min(height, width)}] (at most "
-                             f"the canvas's shorter side {min(height, width)}), or one such per stroke, "
+                or (len(acts) and not 8 <= tiles.min() <= tiles.max() <= min(max(height, width), MAX_CANVAS))):
+            raise ValueError(f"tile must be an integer number of pixels in [8, {max(height, width)}] (at most "
+                             f"the canvas's longer side {max(height, width)}), or one such per stroke, "
                              f"got {str(tile)[:60]}")
         try:
             origins = np.asarray(origins, dtype=np.float64)
