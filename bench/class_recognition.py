@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from strokeparam import create_painter, load_classifier
-from strokeparam.data import atomic_write_bytes
+from strokeparam.files import atomic_write_bytes
 from strokeparam.export import strokes_dict
 from strokeparam.judge import JUDGE, class_name, ranks
 from strokeparam.objectives import class_index

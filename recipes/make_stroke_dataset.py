@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 
-from strokeparam.data import SHARD_FORMAT, atomic_write_bytes, read_json, render_shard, shard_paths
+from strokeparam.data import SHARD_FORMAT, render_shard, shard_paths
+from strokeparam.files import atomic_write_bytes, read_json
 from strokeparam.locks import FolderLock, FolderLockedError
 from strokeparam.progress import progress
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
+UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,33 @@ class Layout:
     def to_dict(self) -> dict:
         return dict(rows=self.rows, cols=self.cols, tile=self.tile, overlap=self.overlap,
                     height=self.height, width=self.width)
+
+
+def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
+    """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes)
+    over the canvas of ``layout``."""
+    if isinstance(value, str) and value == "auto":
+        value = UNDERPAINTING if layout.tiles > 1 else 0
+    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
+        return ()
+    canvas = (layout.height, layout.width)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = [(max(canvas), int(value))]
+    try:
+        pairs = [(tile, n) for tile, n in value]
+    except (TypeError, ValueError):
+        pairs = None
+    if not pairs or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                            for pair in pairs for v in pair):
+        raise ValueError("underpainting must be \"auto\", a number of strokes or a list of (tile px, strokes) pairs "
+                         f"of positive integers, got {value!r}")
+    levels = []
+    for tile, n in pairs:
+        if not 8 <= tile <= 2048:
+            raise ValueError(f"underpainting tile must be in [8, 2048] px, got {tile}")
+        lay = Layout.fit(canvas, min(int(tile), max(canvas)), min(layout.overlap, int(tile) // 2))
+        levels.append((lay, int(n)))
+    return tuple(levels)
 
 
 def over(alpha: torch.Tensor, color: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,6 @@ complete shard. Every file is written to a temporary name and renamed into place
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from . import actions as A
+from .files import atomic_save_npy, read_json
 
 SHARD_FORMAT = 1
 
@@ -24,35 +22,6 @@ SHARD_FORMAT = 1
 def shard_seed(seed: int, index: int) -> np.random.SeedSequence:
     """The seed sequence of shard ``index``: a rerun draws exactly the same actions and brush noise."""
     return np.random.SeedSequence([seed, index])
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def shard_paths(root: Path, index: int) -> tuple[Path, Path]:
@@ -70,27 +39,6 @@ def render_shard(root, index: int, count: int, seed: int, brush: str, size: int)
     atomic_save_npy(alpha_path, np.round(alpha * 255).astype(np.uint8))
     atomic_save_npy(actions_path, acts)
     return count
-
-
-def read_json(path, what: str):
-    """The JSON document in ``path``; ``what`` names it in errors.
-
-    A missing file raises FileNotFoundError; one that is not UTF-8 JSON (or nests deeper than the parser
-    can follow) raises ValueError naming the file.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} {path} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{what} {path} is not UTF-8 text: {exc}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"{what} {path} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ValueError(f"{what} {path} nests too deeply to be a {what}") from None
 
 
 META_FIELDS = {"format": int, "num": int, "shard_size": int, "num_shards": int, "seed": int, "brush": str,

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from . import actions as A
-from .canvas import Layout
-from .data import atomic_write_bytes
+from .canvas import Layout, underpainting_levels
+from .files import atomic_write_bytes
 
 STROKES_FORMAT = "strokeparam-strokes"
 STROKES_VERSION = 1
@@ -116,8 +116,7 @@ def load_strokes(source) -> dict:
         if not isinstance(under, list) or len(under) > 8:
             raise ValueError("underpainting must be a list of at most 8 layers")
         under = [(int(u["tile"]), int(u["strokes"])) for u in under]
-        from .param import _underpainting
-        levels = _underpainting(under or None, layout)
+        levels = underpainting_levels(under or None, layout)
         under_total = sum(lay.tiles * n for lay, n in levels)
         strokes = doc.get("strokes_per_tile", max(1, (paintings.shape[1] - under_total) // layout.tiles))
         if not isinstance(strokes, int) or isinstance(strokes, bool) or strokes < 1:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .data import atomic_write_bytes, read_json
+from .files import atomic_write_bytes, read_json
 
 KINDS = {"class": "ImageNet classes", "style": "Intrinsic style transfer"}
 MANIFEST = "gallery.json"

@@ -8,8 +8,8 @@ import torch
 
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
-from .canvas import Layout
-from .param import UNDERPAINTING, BrushstrokeParam, _pair
+from .canvas import UNDERPAINTING, Layout
+from .param import BrushstrokeParam, _pair
 from .render import render_vis
 from .transforms import stack, standard
 
@@ -61,9 +61,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
     (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
     bench/class_recognition.py). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
-    composition: an underpainting of :data:`strokeparam.param.UNDERPAINTING` strokes on one tile spanning the canvas
-    (``underpainting=`` changes it, 0 for none), then overlapping tiles of about 128 px
-    (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
+    composition: an underpainting of :data:`strokeparam.canvas.UNDERPAINTING` strokes on one tile
+    spanning the canvas (``underpainting=`` changes it, 0 for none), then overlapping tiles of about
+    128 px (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.

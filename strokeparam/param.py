@@ -10,11 +10,10 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import Layout, composite
+from .canvas import UNDERPAINTING, Layout, composite, underpainting_levels
 from .mypaint.loop import BrushInTheLoop, straight_through
 
 EPS = 1e-4
-UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 
 
 class BrushstrokeParam(nn.Module):
@@ -100,7 +99,7 @@ class BrushstrokeParam(nn.Module):
         self.painter = painter.eval().requires_grad_(False)
         if isinstance(underpainting, str) and underpainting == "auto" and init is not None:
             underpainting = 0             # given actions are the strokes of the tiles
-        self.levels = _underpainting(underpainting, layout) + ((layout, self.strokes),)
+        self.levels = underpainting_levels(underpainting, layout) + ((layout, self.strokes),)
         self.under_painters = nn.ModuleDict({str(lay.tile): painter.at_size(lay.tile).eval().requires_grad_(False)
                                              for lay, _ in self.levels[:-1] if lay.tile != tile})
         self.register_buffer("background", _rgb(background))
@@ -282,33 +281,6 @@ def _brush(mypaint, workers) -> BrushInTheLoop | None:
     if not isinstance(mypaint, str):
         raise ValueError(f"mypaint must be True, False, a MyPaint brush name or a BrushInTheLoop, got {mypaint!r}")
     return BrushInTheLoop(mypaint, workers)
-
-
-def _underpainting(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
-    """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes)
-    over the canvas of ``layout``."""
-    if isinstance(value, str) and value == "auto":
-        value = UNDERPAINTING if layout.tiles > 1 else 0
-    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
-        return ()
-    canvas = (layout.height, layout.width)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = [(max(canvas), int(value))]
-    try:
-        pairs = [(tile, n) for tile, n in value]
-    except (TypeError, ValueError):
-        pairs = None
-    if not pairs or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                            for pair in pairs for v in pair):
-        raise ValueError("underpainting must be \"auto\", a number of strokes or a list of (tile px, strokes) pairs "
-                         f"of positive integers, got {value!r}")
-    levels = []
-    for tile, n in pairs:
-        if not 8 <= tile <= 2048:
-            raise ValueError(f"underpainting tile must be in [8, 2048] px, got {tile}")
-        lay = Layout.fit(canvas, min(int(tile), max(canvas)), min(layout.overlap, int(tile) // 2))
-        levels.append((lay, int(n)))
-    return tuple(levels)
 
 
 def _pair(value, name: str) -> tuple[int, int]:

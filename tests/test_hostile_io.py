@@ -25,7 +25,8 @@ from torch import nn
 from strokeparam import BrushstrokeParam, render_vis
 from strokeparam import actions as A
 from strokeparam.cli import main as cli
-from strokeparam.data import SHARD_FORMAT, StrokeShards, atomic_save_npy, shard_paths, shard_seed
+from strokeparam.data import SHARD_FORMAT, StrokeShards, shard_paths, shard_seed
+from strokeparam.files import atomic_save_npy
 from strokeparam.gallery import MANIFEST, load_manifest
 from strokeparam.locks import LOCK_NAME, FolderLock, FolderLockedError, lock_holder
 

@@ -39,6 +39,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from . import _lib
@@ -428,3 +429,33 @@ def _check_effective(brush: dict, where: str) -> None:
             if e_lo < lo or e_hi > hi:
                 raise ValueError(f"{where}: settings.{name} reaches [{e_lo:.4g}, {e_hi:.4g}] with its input "
                                  f"curves; it must stay within [{lo:g}, {hi:g}]")
+
+
+def brush_json(name: str) -> bytes:
+    """The checked .myb of a brush given as "group/name" or a path to a .myb file, re-serialized.
+
+    The file is validated by :func:`strokeparam.mypaint.brushfile.check_brush` (libmypaint's own
+    ranges, curve rules and safety limits; ValueError naming the field otherwise) and libmypaint is
+    handed the canonical JSON of what was checked, never the raw bytes. A path is read and checked
+    on every call; an installed brush once.
+    """
+    if not isinstance(name, (str, os.PathLike)) or isinstance(name, str) and ("\0" in name or not name):
+        raise ValueError(f"brush must be a name like 'classic/dry_brush' or a .myb path, got {name!r}")
+    path = Path(name)
+    if path.suffix == ".myb" and path.is_file():
+        return check_brush(read_brush_bytes(path), str(path))
+    if path.suffix == ".myb":
+        raise FileNotFoundError(f"brush file {str(path)!r} does not exist")
+    return _installed_brush_json(str(name))
+
+
+@lru_cache(maxsize=None)
+def _installed_brush_json(name: str) -> bytes:
+    for root in _lib.brush_dirs():
+        candidate = root / f"{name}.myb"
+        if candidate.is_file():
+            return check_brush(read_brush_bytes(candidate), str(name))
+    available = _lib.list_brushes()
+    if not available:
+        raise _lib.MyPaintNotFound(f"no MyPaint brushes are installed; {_lib.INSTALL_HINT}")
+    raise KeyError(f"unknown brush {name!r}; available brushes: {', '.join(available)}")

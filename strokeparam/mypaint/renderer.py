@@ -83,7 +83,7 @@ class MyPaintRenderer:
             raise ValueError(f"size must be an integer number of pixels in [8, {MAX_CANVAS}], got {size!r}")
         self.brush = brush
         self.size = int(size)
-        self._json = _lib.brush_json(brush)            # checked by brushfile before libmypaint sees it
+        self._json = brushfile.brush_json(brush)       # checked before libmypaint sees it
         self._doc, self._canvases = json.loads(self._json), set()
         self._check_canvas(self.size, self.size)
         self._lib = _lib.library()

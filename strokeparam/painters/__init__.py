@@ -4,7 +4,8 @@
 them; shipped weights are safetensors files with JSON cards in ``strokeparam/painters/weights/``.
 """
 from .base import Painter
-from .registry import DEFAULT_PAINTER, create_painter, list_painters, register_painter
+from .registry import DEFAULT_PAINTER, list_painters, register_painter
+from .factory import create_painter
 from .weights_io import load_weights, read_card, save_weights, weights_digest, weights_paths
 from .diagnostics import sweep
 from .gan import GANPainter

@@ -1,10 +1,9 @@
-"""timm-style painter registry: ``@register_painter``, ``create_painter``, ``list_painters``."""
+"""timm-style painter registry: ``@register_painter``, ``list_painters``, ``painter_class``."""
 from __future__ import annotations
 
 from typing import Callable
 
 from .base import Painter
-from .weights_io import load_weights, weights_paths
 
 DEFAULT_PAINTER = "skeleton"
 _REGISTRY: dict[str, Callable[..., Painter]] = {}
@@ -26,24 +25,7 @@ def list_painters() -> list[str]:
 
 
 def painter_class(name: str) -> type[Painter]:
+    """The registered painter class called ``name``; a KeyError lists the names."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown painter {name!r}; available painters: {', '.join(list_painters())}")
     return _REGISTRY[name]
-
-
-def create_painter(name: str | None = None, pretrained: bool = True, device=None, **kwargs) -> Painter:
-    """Build a painter by name (None: the default painter, ``DEFAULT_PAINTER``).
-
-    ``pretrained=True`` loads the shipped weights (``strokeparam/painters/weights/<name>.safetensors`` and
-    its JSON card); their architecture comes from the card, and ``kwargs`` must agree with it.
-    ``pretrained=False`` gives a freshly initialised painter built from ``kwargs``. The painter is in eval
-    mode on ``device`` (default CPU).
-    """
-    name = DEFAULT_PAINTER if name is None else name
-    cls = painter_class(name)
-    if pretrained:
-        weights, _ = weights_paths(name)
-        painter = load_weights(weights, expected=name, overrides=kwargs)
-    else:
-        painter = cls(**kwargs)
-    return painter.to(device).eval() if device is not None else painter.eval()

@@ -30,7 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..data import OnTheFlyStrokes, StrokeShards, atomic_write_bytes, shard_paths
+from ..data import OnTheFlyStrokes, StrokeShards, shard_paths
+from ..files import atomic_write_bytes
 from ..locks import FolderLock, FolderLockedError
 from ..progress import progress
 from .base import Painter

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -10,8 +12,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from .. import actions as A
-from ..data import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .base import Painter
+from .registry import painter_class
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MAX_WEIGHTS_BYTES = 15 * 2 ** 20
@@ -119,7 +122,6 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
     match the card. A corrupt file, a card for another painter or weights of another shape raise
     ValueError naming the file.
     """
-    from .registry import painter_class
     path = Path(path)
     if not path.is_file():
         hint = f" (train and export it with recipes/train_{path.stem}_painter.py)" if path.parent == WEIGHTS_DIR else ""
@@ -160,10 +162,7 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
 def _check_dimensions(path, name: str, config: dict) -> None:
     """Refuse card integers past CARD_LIMITS / MAX_CARD_INT, non-finite floats, and an architecture whose
     parameters and buffers (built on the meta device, which allocates nothing) pass MAX_CARD_BYTES."""
-    import itertools
-    import math
 
-    from .registry import painter_class
     items = [(f"architecture.config.{key}", key, value) for key, value in config.items()]
     for field, key, value in items:
         if isinstance(value, dict):            # nested settings (the GAN's skeleton generator): same limits
