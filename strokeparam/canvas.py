@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .checks import integer, is_int
 
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
 UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
@@ -29,10 +30,8 @@ class Layout:
 
     def __post_init__(self):
         for name in ("rows", "cols", "tile"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.overlap, int) or not 0 <= self.overlap <= self.tile // 2:
+            integer(getattr(self, name), name)
+        if not is_int(self.overlap) or not 0 <= self.overlap <= self.tile // 2:
             raise ValueError(f"overlap must be an integer number of pixels in [0, {self.tile // 2}] "
                              f"(half a {self.tile}-px tile), got {self.overlap!r}")
 
@@ -95,16 +94,16 @@ def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...
     over the canvas of ``layout``."""
     if isinstance(value, str) and value == "auto":
         value = UNDERPAINTING if layout.tiles > 1 else 0
-    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
+    if value is None or (is_int(value) and value == 0):
         return ()
     canvas = (layout.height, layout.width)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if is_int(value):
         value = [(max(canvas), int(value))]
     try:
         pairs = [(tile, n) for tile, n in value]
     except (TypeError, ValueError):
         pairs = None
-    if not pairs or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+    if not pairs or not all(is_int(v) and v >= 1
                             for pair in pairs for v in pair):
         raise ValueError("underpainting must be \"auto\", a number of strokes or a list of (tile px, strokes) pairs "
                          f"of positive integers, got {value!r}")

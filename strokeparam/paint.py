@@ -9,7 +9,8 @@ import torch
 from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
 from .canvas import UNDERPAINTING, Layout
-from .param import BrushstrokeParam, _pair
+from .checks import integer, pair
+from .param import BrushstrokeParam
 from .render import render_vis
 from .transforms import stack, standard
 
@@ -70,10 +71,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
-    _check_positive(steps=steps, copies=copies, resolution=resolution)
+    steps, copies, resolution = (integer(v, k) for k, v in dict(steps=steps, copies=copies, resolution=resolution).items())
     draws = copies // 2 if draws is None else draws
-    if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or not 0 <= draws <= copies:
-        raise ValueError(f"draws must be an integer from 0 to copies ({copies}), got {draws!r}")
+    draws = integer(draws, "draws", 0, copies)
     if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
         _fit(param_kwargs, 128)
         param_kwargs.setdefault("underpainting", UNDERPAINTING)
@@ -133,7 +133,7 @@ def load_image(image, size: int | None = None) -> torch.Tensor:
         raise ValueError("image values must lie in [0, 1] (floats) or 0–255 (integer arrays)")
     if size is None:
         return image[None]
-    _check_positive(size=size)
+    integer(size, "size")
     h, w = image.shape[-2:]
     return _resize(image[None], (max(1, round(h * size / min(h, w))), max(1, round(w * size / min(h, w)))))
 
@@ -223,7 +223,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     target = load_image(image)
     if grayscale:
         target = to_gray(target)
-    _check_positive(steps=steps)
+    integer(steps, "steps")
     if "grid" not in settings and "size" not in settings:
         settings["size"] = tuple(target.shape[-2:])
     if "grid" not in settings and "tile" in settings:      # tiles of about the preset's size cover the canvas
@@ -246,7 +246,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
 
 def _fit(kwargs: dict, tile: int) -> None:
     """Set ``kwargs``' grid, tile and overlap to tiles of about ``tile`` px covering its ``size`` (Layout.fit)."""
-    fitted = Layout.fit(_pair(kwargs["size"], "size"), tile, kwargs.get("overlap", 32))
+    fitted = Layout.fit(pair(kwargs["size"], "size"), tile, kwargs.get("overlap", 32))
     kwargs.update(grid=(fitted.rows, fitted.cols), tile=fitted.tile, overlap=fitted.overlap)
 
 
@@ -256,7 +256,3 @@ def _generator(device, seed: int | None) -> torch.Generator:
     return generator
 
 
-def _check_positive(**values):
-    for name, value in values.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -10,7 +10,8 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import UNDERPAINTING, Layout, composite, underpainting_levels
+from .canvas import Layout, composite, underpainting_levels
+from .checks import integer, is_int, pair, rgb
 from .mypaint.loop import BrushInTheLoop, straight_through
 
 EPS = 1e-4
@@ -40,7 +41,7 @@ class BrushstrokeParam(nn.Module):
     - ``underpainting``: layers of larger strokes painted first, under the tiles (coarse to fine, as a
       painter blocks in a composition): an int N is one layer of N strokes on one tile spanning the
       canvas (0: none); a list of ``(tile, strokes)`` pairs lays each layer out with :meth:`Layout.fit` over the
-      canvas (``overlap`` shared), coarsest first. The default ``"auto"`` is :data:`UNDERPAINTING` strokes
+      canvas (``overlap`` shared), coarsest first. The default ``"auto"`` is :data:`~strokeparam.canvas.UNDERPAINTING` strokes
       when the canvas has more than one tile (so no bare tile borders show, from the first step), none
       on one tile or when ``init`` gives actions. ``levels`` lists every layer as ``(Layout, strokes)``,
       the underpainting first and the tiles (``layout``, ``strokes``) last.
@@ -73,14 +74,10 @@ class BrushstrokeParam(nn.Module):
         if not isinstance(painter, Painter):
             raise ValueError(f"painter must be a strokeparam Painter or a painter name, got {type(painter).__name__}")
         _warn_if_loose(painter)
-        for name, value in (("strokes", strokes), ("batch", batch)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        strokes, batch = integer(strokes, "strokes"), integer(batch, "batch")
         if tile is None:
             tile = painter.size if layout is None else layout.tile
-        if not isinstance(tile, (int, np.integer)) or isinstance(tile, bool) or not 8 <= tile <= 2048:
-            raise ValueError(f"tile must be an integer number of pixels in [8, 2048], got {tile!r}")
-        painter = painter.at_size(int(tile))
+        painter = painter.at_size(integer(tile, "tile", 8, 2048, what="an integer number of pixels"))
         tile = painter.size
         self.brush = _brush(mypaint, workers)
         self.in_loop = self.brush is not None
@@ -89,12 +86,12 @@ class BrushstrokeParam(nn.Module):
             raise ValueError("init must be an actions array/tensor or a stroke JSON (path or dict)")
         if layout is None:
             if size is not None and grid is None:
-                layout = Layout.for_size(_pair(size, "size"), tile, overlap)
+                layout = Layout.for_size(pair(size, "size"), tile, overlap)
             else:
-                rows, cols = _pair(1 if grid is None else grid, "grid")
+                rows, cols = pair(1 if grid is None else grid, "grid")
                 layout = Layout(rows, cols, tile, overlap)
         self.layout = layout
-        self.size = None if size is None else _pair(size, "size")
+        self.size = None if size is None else pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
         if isinstance(underpainting, str) and underpainting == "auto" and init is not None:
@@ -102,7 +99,7 @@ class BrushstrokeParam(nn.Module):
         self.levels = underpainting_levels(underpainting, layout) + ((layout, self.strokes),)
         self.under_painters = nn.ModuleDict({str(lay.tile): painter.at_size(lay.tile).eval().requires_grad_(False)
                                              for lay, _ in self.levels[:-1] if lay.tile != tile})
-        self.register_buffer("background", _rgb(background))
+        self.register_buffer("background", torch.from_numpy(rgb(background)))
         cons = list(constraints or ())
         if grayscale:
             cons.insert(0, C.Grayscale())
@@ -180,7 +177,7 @@ class BrushstrokeParam(nn.Module):
         ``generator``) come stacked draw by draw: (draws x batch, 3, H, W), one neural render serving all.
         ``background`` (an RGB tensor (3,)) replaces the param's for this call.
         """
-        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1 or (draws > 1 and generator is None):
+        if not is_int(draws) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
         acts = self.actions()
         blocks, start = [], 0
@@ -281,24 +278,3 @@ def _brush(mypaint, workers) -> BrushInTheLoop | None:
     if not isinstance(mypaint, str):
         raise ValueError(f"mypaint must be True, False, a MyPaint brush name or a BrushInTheLoop, got {mypaint!r}")
     return BrushInTheLoop(mypaint, workers)
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value), int(value))
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value)):
-        raise ValueError(f"{name} must be a positive integer or a pair (rows/height, cols/width), got {value!r}")
-    return int(value[0]), int(value[1])
-
-
-def _rgb(background) -> torch.Tensor:
-    try:
-        bg = torch.as_tensor(background, dtype=torch.float32).flatten()
-    except (TypeError, ValueError, RuntimeError):
-        bg = torch.tensor([float("nan")])
-    if bg.numel() == 1:
-        bg = bg.repeat(3)
-    if bg.numel() != 3 or not torch.isfinite(bg).all() or bg.min() < 0 or bg.max() > 1:
-        raise ValueError(f"background must be a gray level or an RGB triple in [0, 1], got {background!r}")
-    return bg

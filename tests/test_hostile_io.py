@@ -7,7 +7,6 @@ manifests fail with a ValueError (or an exit with one line).
 """
 import json
 import os
-import pickle
 import runpy
 import signal
 import struct

@@ -1,7 +1,6 @@
 """Underpainting layers (coarse to fine) and stroke JSON round trips that keep everything."""
 import json
 
-import numpy as np
 import pytest
 import torch
 

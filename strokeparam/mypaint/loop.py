@@ -12,6 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ..checks import is_int
+
 CHUNK = 32            # strokes per render job; chunk k of a seeded call uses a seed derived from (seed, k)
 MAX_WORKERS = 64
 
@@ -51,7 +53,7 @@ class BrushInTheLoop:
     def __init__(self, brush: str = "classic/dry_brush", workers: int = 0):
         from .renderer import MyPaintRenderer
         self._pool = None
-        if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or not 0 <= workers <= MAX_WORKERS:
+        if not is_int(workers) or not 0 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be an integer from 0 (this process) to {MAX_WORKERS}, got {workers!r}")
         MyPaintRenderer(brush)                      # validates the brush before any worker sees it
         self.brush, self.workers = brush, int(workers)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import actions as A
+from ..checks import integer, is_int, rgb
 from . import _lib, brushfile
 
 POINTS_PER_STROKE = 50        # stroke_to calls along the Bezier
@@ -79,10 +80,8 @@ class MyPaintRenderer:
     """
 
     def __init__(self, brush: str = "classic/dry_brush", size: int = 64):
-        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= MAX_CANVAS:
-            raise ValueError(f"size must be an integer number of pixels in [8, {MAX_CANVAS}], got {size!r}")
+        self.size = integer(size, "size", 8, MAX_CANVAS, what="an integer number of pixels")
         self.brush = brush
-        self.size = int(size)
         self._json = brushfile.brush_json(brush)       # checked before libmypaint sees it
         self._doc, self._canvases = json.loads(self._json), set()
         self._check_canvas(self.size, self.size)
@@ -151,7 +150,7 @@ class MyPaintRenderer:
             lib.mypaint_brush_unref(brush)
 
     def _warmups(self, num: int, seed) -> list[int]:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and not (is_int(seed) and seed >= 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         return np.random.default_rng(seed).integers(0, MAX_WARMUP, size=num).tolist()
 
@@ -182,7 +181,7 @@ class MyPaintRenderer:
         """
         acts = A.validate(actions)
         height, width = _canvas_shape(self.size if size is None else size)
-        bg = _background(background)
+        bg = rgb(background)
         specs = self._specs(acts, height, width, origins, tile)
         warmups = self._warmups(len(acts), seed)
         surface = _Surface(width, height)
@@ -206,7 +205,7 @@ class MyPaintRenderer:
             specs = [A.to_mypaint(a, side) for a in acts]
             return [A.StrokeSpec(s.points * stretch, s.pressures, s.radius, s.color) for s in specs]
         tiles = np.asarray(tile) if isinstance(tile, (list, tuple, np.ndarray)) else np.full(len(acts), tile)
-        if (tiles.shape != (len(acts),) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool)
+        if (tiles.shape != (len(acts),) or not all(is_int(t)
                                                   for t in tiles.tolist())
                 or (len(acts) and not 8 <= tiles.min() <= tiles.max() <= min(max(height, width), MAX_CANVAS))):
             raise ValueError(f"tile must be an integer number of pixels in [8, {max(height, width)}] (at most "
@@ -233,22 +232,10 @@ class MyPaintRenderer:
 
 
 def _canvas_shape(size) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+    if is_int(size):
         size = (size, size)
     if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
+            or not all(is_int(s) for s in size)
             or not all(8 <= s <= MAX_CANVAS for s in size)):
         raise ValueError(f"size must be an integer or (height, width) of integers in [8, {MAX_CANVAS}], got {size!r}")
     return int(size[0]), int(size[1])
-
-
-def _background(background) -> np.ndarray:
-    try:
-        bg = np.asarray(background, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        bg = np.array([np.nan])
-    if bg.size == 1:
-        bg = np.repeat(bg, 3)
-    if bg.size != 3 or not np.all(np.isfinite(bg)) or bg.min() < 0 or bg.max() > 1:
-        raise ValueError(f"background must be a gray level or an RGB triple in [0, 1], got {background!r}")
-    return bg.astype(np.float32)

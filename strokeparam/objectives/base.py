@@ -3,6 +3,7 @@
 An objective is a callable on a hook ``T``, where ``T(name)`` returns a layer's output from the last forward
 pass, returning a scalar loss to minimize. Objectives compose with ``+``, ``-``, ``*`` and ``/`` by numbers.
 """
+from ..checks import integer
 
 try:
     from lucent.optvis.objectives import Objective
@@ -77,8 +78,7 @@ def check_channels(acts, layer, indices):
 
 def channel(layer, n_channel, batch=None):
     """Maximize the mean of one channel of ``layer`` (for ``"labels"``: one logit)."""
-    if isinstance(n_channel, bool) or not isinstance(n_channel, int) or n_channel < 0:
-        raise ValueError(f"channel index must be a non-negative integer, got {n_channel!r}")
+    integer(n_channel, "channel index", 0)
 
     def inner(T):
         acts = T(layer)

@@ -6,6 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import actions as A
+from ..checks import integer
 
 MIN_SIZE, MAX_SIZE = 8, 2048   # canvas sides a painter may draw on (at_size)
 
@@ -30,8 +31,7 @@ class Painter(nn.Module):
 
     def __init__(self, size: int = 64):
         super().__init__()
-        if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
-            raise ValueError(f"size must be an integer number of pixels in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
+        integer(size, "size", MIN_SIZE, MAX_SIZE, what="an integer number of pixels")
         if size != A.REFERENCE_SIZE and not self.resizable:
             raise ValueError(f"{type(self).__name__} draws on a {A.REFERENCE_SIZE}-px canvas; got size={size!r} "
                              "(use painter.at_size(size) for other canvases)")

@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import actions as A
+from ..checks import integer
 from .base import Painter
 from .registry import register_painter
 
@@ -76,8 +77,7 @@ class SkeletonPainter(Painter):
         self.stochastic = self.jitter > 0
         for key, value, low in (("dabs", dabs, 8), ("components", components, 1), ("hidden", hidden, 2),
                                 ("noise_dim", noise_dim, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+            integer(value, key, low)
         self.dabs, self.components, self.hidden, self.noise_dim = dabs, components, hidden, noise_dim
         self.stochastic = self.stochastic or noise_dim > 0
         self.dab_net = nn.Sequential(nn.Linear(7 + noise_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
