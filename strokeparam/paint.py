@@ -73,7 +73,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     objective = class_logit(cls)
     steps, copies, resolution = (integer(v, k) for k, v in dict(steps=steps, copies=copies, resolution=resolution).items())
     draws = copies // 2 if draws is None else draws
-    draws = integer(draws, "draws", 0, copies)
+    draws = integer(draws, "draws", 0, copies, what="an integer up to copies")
     if param_kwargs.get("size") is not None and param_kwargs.get("grid") is None and param_kwargs.get("tile") is None:
         _fit(param_kwargs, 128)
         param_kwargs.setdefault("underpainting", UNDERPAINTING)
