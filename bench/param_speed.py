@@ -115,6 +115,69 @@ def side_by_side(steps: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
+# -- 1b. where a step's time goes ------------------------------------------------------------------------
+
+def breakdown(steps: int) -> str:
+    """Each part of a render_vis step timed alone, forward + backward, on the shapes that a step gives it:
+    the painter (every stroke of every layer), compositing and stitching (the image minus the painter),
+    the param's resize, the augmentation (Lucid's standard stack), the resize to 224 and the classifier;
+    next to the whole step measured through strokeparam.render_vis."""
+    import torch.nn.functional as F
+
+    from strokeparam import BrushstrokeParam, load_classifier, render_vis
+    from strokeparam.transforms import standard
+    model = load_classifier("efficientnet_lite0")
+    paint, _ = painter()
+    configs = {"1 tile x 30 strokes, shown at 224 px": dict(strokes=30, grid=1, size=224),
+               "224-px canvas (default layout and underpainting)": dict(strokes=30, size=224)}
+
+    def best(fn) -> float:
+        fn()
+        return min(timed(fn)[0] for _ in range(steps))
+
+    def backward_of(fn, source: torch.Tensor):
+        def run():
+            x = source.detach().requires_grad_()
+            fn(x).square().mean().backward()
+        return run
+
+    lines = ["| canvas | strokes | painter | compositing + stitching | param resize | augmentation | resize to 224 "
+             "| classifier | sum of parts | render_vis step |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, kwargs in configs.items():
+        param = BrushstrokeParam(painter=paint, seed=0, **kwargs)
+        acts = param.actions().detach()
+        blocks, start = [], 0
+        for layout, n in param.levels:
+            blocks.append((param._painter_at(layout.tile), acts[:, start:start + layout.tiles * n].reshape(-1, 12)))
+            start += layout.tiles * n
+        painter_s = best(lambda: sum(p(b.detach().requires_grad_()).mean() for p, b in blocks).backward())
+        raw = param.raw
+
+        def image_once():
+            raw.grad = None
+            param.image().mean().backward()
+        image_s = best(image_once)
+        canvas = param.image(mypaint=False).detach()
+        unresized = torch.rand(1, 3, param.layout.height, param.layout.width)
+        resize_s = best(backward_of(param.resize, unresized)) if param.size else 0.0
+        augment = standard(seed=0)
+        augment_s = best(backward_of(augment, canvas))
+        augmented = augment(canvas).detach()
+        to_224_s = best(backward_of(lambda x: F.interpolate(x, size=224, mode="bilinear", align_corners=True),
+                                    augmented))
+        classifier_s = best(backward_of(lambda x: model(x)[:, 388], torch.rand(1, 3, 224, 224)))
+        stamps = []
+        hook = model.register_forward_pre_hook(lambda *_: stamps.append(time.perf_counter()))
+        render_vis(model, "labels:388", param_f=BrushstrokeParam(painter=paint, seed=0, **kwargs),
+                   thresholds=(steps + 2,), progress=False, seed=0)
+        hook.remove()
+        step_s = min(b - a for a, b in zip(stamps, stamps[1:]))
+        parts = [painter_s, image_s - painter_s - resize_s, resize_s, augment_s, to_224_s, classifier_s]
+        lines.append(f"| {name} | {acts.shape[1]} | " + " | ".join(f"{1000 * t:.0f} ms" for t in parts)
+                     + f" | {1000 * sum(parts):.0f} ms | {1000 * step_s:.0f} ms |")
+    return "\n".join(lines)
+
+
 # -- 2./3. one configuration per process ---------------------------------------------------------------
 
 def child(total: int, canvas: int, steps: int) -> dict:
@@ -186,6 +249,9 @@ def main():
     print(f"painter: {described}\n")
     print("## render_vis step: BrushstrokeParam vs Lucent's image param (tf_efficientnet_lite0, labels:388)\n")
     print(side_by_side(steps, repeats), flush=True)
+    print("\n## Where a step's time goes (each part alone, forward + backward, best of "
+          f"{3 if args.quick else 5})\n")
+    print(breakdown(3 if args.quick else 5), flush=True)
     print("\n## Scaling: forward + backward of image.mean() + Adam step, one process per row\n")
     print(scaling(totals, canvases, 1 if args.quick else 2), flush=True)
     print("\n## Memory target\n")

@@ -122,14 +122,45 @@ def over(alpha: torch.Tensor, color: torch.Tensor) -> tuple[torch.Tensor, torch.
     alpha (..., N, 1, H, W), color (..., N, 3) → premultiplied rgb (..., 3, H, W), alpha (..., 1, H, W).
     Stroke i is seen through every later stroke: weight_i = alpha_i * prod_{j > i} (1 - alpha_j).
     """
-    clear = 1.0 - alpha
-    # transmittance of the strokes after i: exclusive reverse cumulative product
-    after = torch.cumprod(torch.flip(clear, dims=[-4]), dim=-4)
-    after = torch.flip(torch.cat([torch.ones_like(after[..., :1, :, :, :]), after[..., :-1, :, :, :]], dim=-4),
-                       dims=[-4])
-    weight = (alpha * after).squeeze(-3)
-    rgb = torch.einsum("...nhw,...nc->...chw", weight, color)
-    return rgb, 1.0 - after[..., :1, :, :, :].squeeze(-4) * clear[..., :1, :, :, :].squeeze(-4)
+    return Over.apply(alpha, color)
+
+
+def _after(clear: torch.Tensor) -> torch.Tensor:
+    """prod_{j > i} clear_j for each i of clear (..., N, H, W): an exclusive reverse cumulative product."""
+    after = torch.ones_like(clear)
+    after[..., :-1, :, :] = torch.cumprod(clear[..., 1:, :, :].flip(-3), dim=-3).flip(-3)
+    return after
+
+
+class Over(torch.autograd.Function):
+    """:func:`over` with a hand-written backward that keeps only its inputs (autograd's keeps five
+    stroke-sized tensors per tile until the backward pass). With T_k the transmittance of the strokes
+    above stroke k, and C_k, A_k the premultiplied colour and alpha of the strokes below it, a change of
+    alpha_k changes rgb by T_k (c_k - C_k) and alpha by T_k (1 - A_k); C_k and A_k come from one scan."""
+
+    @staticmethod
+    def forward(ctx, alpha, color):
+        ctx.save_for_backward(alpha, color)
+        a = alpha.squeeze(-3)
+        after = _after(1.0 - a)
+        rgb = torch.einsum("...nhw,...nc->...chw", a * after, color)
+        return rgb, (1.0 - after[..., 0, :, :] * (1.0 - a[..., 0, :, :])).unsqueeze(-3)
+
+    @staticmethod
+    def backward(ctx, grad_rgb, grad_alpha):
+        alpha, color = ctx.saved_tensors
+        a = alpha.squeeze(-3)
+        after = _after(1.0 - a)
+        grad_color = torch.einsum("...chw,...nhw->...nc", grad_rgb, a * after)
+        seen = torch.einsum("...chw,...nc->...nhw", grad_rgb, color)       # grad_rgb · c_k, then the result
+        below = torch.zeros_like(seen[..., 0, :, :])                         # grad_rgb · C_k
+        bare = torch.ones_like(below)                                        # 1 - A_k
+        for k in range(a.shape[-3]):
+            ak, gk = a[..., k, :, :], seen[..., k, :, :].clone()
+            seen[..., k, :, :] += grad_alpha.squeeze(-3) * bare - below
+            below = below + ak * (gk - below)
+            bare = bare * (1.0 - ak)
+        return (seen * after).unsqueeze(-3), grad_color
 
 
 def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:

@@ -61,3 +61,27 @@ def test_fit_covers_the_canvas_with_tiles_of_about_the_size_asked(size, grid, ti
     height, width = (size, size) if isinstance(size, int) else size
     assert (layout.rows, layout.cols, layout.tile, layout.overlap) == (*grid, tile, 32)
     assert height <= layout.height <= height * 1.2 and width <= layout.width <= width * 1.2
+
+
+def test_over_gradient_is_that_of_painting_stroke_by_stroke():
+    """over()'s hand-written backward equals autograd through the plain recurrence (paint each stroke over
+    the layer), with fully opaque pixels among the strokes, for batched tiles and for a bare stack."""
+    gen = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 5, 1, 4, 4), (7, 1, 2, 2), (1, 1, 3, 3)]:
+        alpha = torch.rand(*shape, generator=gen, dtype=torch.float64)
+        alpha[..., 0, 0] = 1.0
+        alpha.requires_grad_()
+        color = torch.rand(*shape[:-3], 3, generator=gen, dtype=torch.float64, requires_grad=True)
+        rgb_up = torch.randn(*shape[:-4], 3, *shape[-2:], generator=gen, dtype=torch.float64)
+        a_up = torch.randn(*shape[:-4], 1, *shape[-2:], generator=gen, dtype=torch.float64)
+        rgb, a = over(alpha, color)
+        got = torch.autograd.grad((rgb * rgb_up).sum() + (a * a_up).sum(), (alpha, color))
+        layer, cover = 0.0, 0.0
+        for k in range(shape[-4]):
+            ak = alpha[..., k, :, :, :]
+            layer = layer * (1 - ak) + ak * color[..., k, :, None, None]
+            cover = cover * (1 - ak) + ak
+        expected = torch.autograd.grad((layer * rgb_up).sum() + (cover * a_up).sum(), (alpha, color))
+        torch.testing.assert_close(rgb, layer)
+        for g, e in zip(got, expected):
+            torch.testing.assert_close(g, e)
