@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from strokeparam.painters import load_weights
-from strokeparam.painters.training import load_checkpoint, save_checkpoint
+from strokeparam.painters.tasks import SkeletonTask
+from strokeparam.training import load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +56,8 @@ def test_vae_smoke_run_on_the_fly_exports_a_loadable_painter(tmp_path):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    sys.path.insert(0, str(ROOT / "recipes"))
-    try:
-        from train_skeleton_painter import PRESETS, SkeletonTask
-    finally:
-        sys.path.remove(str(ROOT / "recipes"))
-    cfg = dict(PRESETS["smoke"])
+    cfg = dict(steps=6, batch_size=8, lr=3e-3, warmup=0, log_every=1, calibration_actions=8,
+               arch=dict(dabs=64, components=2, hidden=32))
     task = SkeletonTask(cfg, torch.device("cpu"))
     batch = [(torch.rand(4, 12), torch.rand(4, 1, 64, 64))]
     task.train_step(batch, 0)

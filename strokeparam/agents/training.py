@@ -15,7 +15,7 @@ to 0 over ``forcing_decay_steps``. Critic fakes are either fresh rollouts of oth
 (``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the policy's own rollout (no
 extra painting: the CPU way).
 
-The loop (checkpoints, resume, the metrics log, process groups) is :func:`strokeparam.painters.training.train`.
+The loop (checkpoints, resume, the metrics log, process groups) is :func:`strokeparam.training.train`.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from ..painters import DEFAULT_PAINTER, create_painter
-from ..painters.training import EpochStream, Task, average_gradients, preset_config, train, world
+from ..training import EpochStream, Task, average_gradients, preset_config, train, world
 from .agent import PaintingAgent
 from .critic import Critic, gradient_penalty
 from .datasets import DATASETS, INK, ImageSet, load_dataset

@@ -2,6 +2,8 @@
 
 ``create_painter(name=None, pretrained=True)`` builds one (None: the default), ``list_painters()`` names
 them; shipped weights are safetensors files with JSON cards in ``strokeparam/painters/weights/``.
+Training (not imported here): ``tasks`` holds each painter's training task, ``recipe`` the command line
+of ``recipes/train_*_painter.py``; both run on :mod:`strokeparam.training`.
 """
 from .base import Painter
 from .registry import DEFAULT_PAINTER, list_painters, register_painter
