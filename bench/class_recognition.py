@@ -22,25 +22,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from strokeparam import create_painter, load_classifier
+from strokeparam import load_classifier
 from strokeparam.files import atomic_write_bytes
 from strokeparam.export import strokes_dict
-from strokeparam.judge import JUDGE, class_name, ranks
+from strokeparam.judge import JUDGE, PAINTING_MODELS, class_name, load_painter, ranks
 from strokeparam.objectives import class_index
-from strokeparam.paint import PAINTING_MODELS, ensemble, paint_class
+from strokeparam.paint import ensemble, paint_class
 from strokeparam.painters import DEFAULT_PAINTER
 
 # 20 fixed, diverse classes: animals, objects, food, scenes, plants
 CLASSES = (1, 22, 130, 145, 291, 323, 340, 388, 409, 417,
            430, 437, 511, 780, 850, 948, 954, 963, 980, 985)
 QUICK_CLASSES = (388, 130, 948, 437)
-
-
-def load_painter(spec):
-    """A painter from 'name' (shipped weights), 'name-random' (random weights) or None (the default)."""
-    if spec is not None and spec.endswith("-random"):
-        return create_painter(spec.removesuffix("-random"), pretrained=False)
-    return create_painter(spec)
 
 
 def to_uint8(image):

@@ -20,17 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from strokeparam import BrushstrokeParam, load_classifier
+from strokeparam.judge import load_painter
 from strokeparam.paint import CONTENT_MODEL, content_loss, load_image, paint_content, to_gray
 
 IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
-
-
-def load_painter(spec):
-    """A painter from 'name' (shipped weights), 'name-random' (random weights) or None (the default)."""
-    from strokeparam import create_painter
-    if spec is not None and spec.endswith("-random"):
-        return create_painter(spec.removesuffix("-random"), pretrained=False)
-    return create_painter(spec)
 
 
 def photo(name, size):

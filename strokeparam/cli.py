@@ -18,14 +18,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .judge import class_name, heldout_name, verdict
+from .judge import PAINTING_MODELS, class_name, heldout_name, verdict
+from .pictures import SKIMAGE_PHOTOS, slug
 
-PAINTING_MODELS = "efficientnet_lite0,efficientnet_lite1"
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
 CLASS_SIZE = 224          # default side of a class painting: a 40-stroke underpainting, then 2 x 2 tiles of 128 px
 STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
-SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
-                  "grass", "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text")
 
 
 # -- argument types -----------------------------------------------------------------------------------
@@ -186,8 +184,8 @@ def _common(parser, strokes: int | None, steps: int, size_help: str, lr: float =
 
 def _class_options(parser):
     """Options of the commands that paint ImageNet classes (:func:`strokeparam.paint.paint_class`)."""
-    parser.add_argument("--models", type=_models, default=_models(PAINTING_MODELS),
-                        help=f"classifiers that paint, comma-separated (default {PAINTING_MODELS})")
+    parser.add_argument("--models", type=_models, default=_models(",".join(PAINTING_MODELS)),
+                        help=f"classifiers that paint, comma-separated (default {','.join(PAINTING_MODELS)})")
     parser.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
     parser.add_argument("--draws", type=_non_negative_int, default=None,
                         help="copies showing a random draw of the brush, not the expected strokes (default: half)")
@@ -316,10 +314,6 @@ def _png(path: Path) -> Path:
     return path
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "item"
-
-
 def _class(text):
     """An ImageNet class argument → (index, name)."""
     from .objectives import class_index
@@ -350,67 +344,16 @@ def _layout(args) -> dict:
     return kwargs
 
 
-def open_image(spec: str):
-    """A content image as an RGB PIL image, from a file or ``skimage:NAME``; and its name."""
-    from PIL import Image
-    if spec.startswith("skimage:"):
-        name = spec.removeprefix("skimage:")
-        if name not in SKIMAGE_PHOTOS:
-            raise ValueError(f"unknown skimage photo {name!r}; choose from {', '.join(SKIMAGE_PHOTOS)}")
-        try:
-            from skimage import data
-        except ImportError:
-            raise FileNotFoundError("skimage:NAME needs scikit-image: pip install 'strokeparam[data]'") from None
-        import numpy as np
-        array = np.asarray(getattr(data, name)())
-        if array.dtype == bool:
-            array = array.astype(np.uint8) * 255
-        return Image.fromarray(array).convert("RGB"), name
-    path = Path(spec)
-    if not path.is_file():
-        raise FileNotFoundError(f"content image {spec} does not exist")
-    from .paint import read_picture
-    return read_picture(path), path.stem
-
-
-def _photo_size(picture, size):
-    """Painting size of a photo: N is the long side (keeping the aspect), AxB is exact."""
-    if isinstance(size, tuple):
-        return size
-    width, height = picture.size
-    scale = size / max(width, height)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def _classifiers(names, device):
     from .models import load_classifier
     return [load_classifier(name, device=device) for name in names]
 
 
-
-def _export(param, out: Path, args, gif: bool = False, svg: bool = False, repaint=None) -> list[Path]:
-    """Strokes JSON, optional GIF/SVG/MyPaint files (``repaint``: the MyPaint re-paint, if made already), then
-    the PNG of the neural render last (its presence marks a finished item)."""
-    import torch
-
-    from . import export
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [export.save_strokes(param, out.with_suffix(".json"))]
-    if gif:
-        written.append(export.save_gif(param, out.with_suffix(".gif")))
-    if svg:
-        written.append(export.save_svg(param, out.with_suffix(".svg")))
-    if args.mypaint:
-        repaint = param.to_mypaint(seed=args.seed) if repaint is None else repaint
-        written += export.save_png(repaint, _mypaint_path(out))
-        written.append(export.save_ora(param, out.with_suffix(".ora"), seed=args.seed))
-    with torch.no_grad():
-        written += export.save_png(param.layer(mypaint=False) if args.transparent else param.image(mypaint=False), out)
-    return written
-
-
-def _mypaint_path(out: Path) -> Path:
-    return out.with_name(f"{out.stem}_mypaint.png")
+def _export(param, out: Path, args, **options) -> list[Path]:
+    """The files of a painting (:func:`strokeparam.pictures.save_painting`) as --mypaint, --seed and --transparent
+    ask."""
+    from .pictures import save_painting
+    return save_painting(param, out, mypaint=args.mypaint, seed=args.seed, transparent=args.transparent, **options)
 
 
 # -- commands -----------------------------------------------------------------------------------------
@@ -421,7 +364,7 @@ def cmd_paint(args) -> int:
 
     from .paint import paint_class
     index, name = _class(args.cls)
-    out = _png(args.out or Path("out") / f"{_slug(name)}.png")
+    out = _png(args.out or Path("out") / f"{slug(name)}.png")
     painter, _ = _painter(args)
     models = _classifiers(args.models, args.device)
     param = paint_class(index, models=models, seed=args.seed, device=args.device, progress=not args.quiet,
@@ -450,11 +393,12 @@ def cmd_paint(args) -> int:
 def cmd_style(args) -> int:
     """Paint a photo by content alone."""
     from .paint import paint_content
+    from .pictures import open_image, photo_size
     picture, label = open_image(args.image)
-    out = _png(args.out or Path("out") / f"{_slug(label)}_style.png")
+    out = _png(args.out or Path("out") / f"{slug(label)}_style.png")
     layout = _layout(args)
     if "grid" not in layout and (args.size or args.preset != "paper"):   # paper: its own 288-px grid
-        layout["size"] = _photo_size(picture, args.size or min(max(picture.size), STYLE_SIZE))
+        layout["size"] = photo_size(picture, args.size or min(max(picture.size), STYLE_SIZE))
     painter, _ = _painter(args)
     param = paint_content(picture, preset=args.preset, strokes=args.strokes, steps=args.steps, model=args.model,
                           lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
@@ -465,132 +409,26 @@ def cmd_style(args) -> int:
     return 0
 
 
-@dataclass
-class _Job:
-    """One gallery painting to make (or to keep, if its files are there)."""
-
-    stem: str
-    style: Style
-    index: int | None = None       # class jobs
-    name: str = ""
-    picture: object = None         # style jobs: the content PIL image
-    painter: str | None = None     # a painter name of --painter (None: the default painter)
-
-
 def cmd_gallery(args) -> int:
     """Paint classes x styles and photos x styles into a resumable gallery folder."""
-    from .progress import progress
-
     from . import gallery
+    from .pictures import open_image
     if not args.classes and not args.style_images:
         raise ValueError("gallery needs --classes and/or --style-images")
     painters = list(dict.fromkeys((args.painter or "").split(","))) if args.painter else [None]
-    suffix = (lambda name: f"_{_slug(name)}") if len(painters) > 1 else (lambda name: "")
-    jobs = [_Job(f"{_slug(name)}_{style.slug}{suffix(painter)}", style, index, name, painter=painter)
-            for index, name in dict.fromkeys(_class(c) for c in args.classes) for style in args.styles
-            for painter in painters]
-    for spec in dict.fromkeys(args.style_images):
-        picture, label = open_image(spec)
-        jobs += [_Job(f"photo_{_slug(label)}_{style.slug}{suffix(painter)}", style, name=label, picture=picture,
-                      painter=painter) for style in args.styles for painter in painters]
-    stems = [job.stem for job in jobs]
-    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
-    if clashes:
-        raise ValueError(f"two inputs would both be saved as {clashes[0]}.png: give the style images distinct names")
-    folder = args.out
-    folder.mkdir(parents=True, exist_ok=True)
-    recorded = gallery.load_manifest(folder)
-    items = {image: item for image, item in recorded.items() if (folder / image).is_file()}
-    tools = _GalleryTools(args)
-    todo = []
-    for job in jobs:
-        if not ((folder / f"{job.stem}.png").is_file() and (folder / f"{job.stem}.json").is_file()):
-            todo.append(job)
-        elif f"{job.stem}.png" not in items:
-            _say(args, f"gallery: {job.stem}.png has no record in {gallery.MANIFEST}; "
-                       "its caption is rebuilt from its strokes, without the held-out probability")
-            items[f"{job.stem}.png"] = tools.recaption(job, folder)
-    command = "strokeparam " + " ".join(shlex.quote(a) for a in args.argv)
-    _say(args, f"gallery: {len(jobs) - len(todo)} of {len(jobs)} paintings already in {folder}, "
-               f"{len(todo)} to paint")
-    for job in progress(todo, desc="gallery", disable=args.quiet or not todo):
-        item = tools.paint(job, folder)
-        items[item.image] = item
-        gallery.save_manifest(folder, items.values())
-        gallery.write_pages(items.values(), folder, args.title, args.intro, command)
-    page, readme = gallery.write_pages(items.values(), folder, args.title, args.intro, command)
-    print(f"{page} and {readme}: {len(items)} paintings ({len(todo)} painted now)")
+    classes = list(dict.fromkeys(_class(c) for c in args.classes))
+    photos = [open_image(spec) for spec in dict.fromkeys(args.style_images)]
+    jobs = gallery.plan(classes, photos, args.styles, painters)
+    canvas = {k: v for k, v in _layout(args).items() if k not in ("grid", "size")}
+    built = gallery.build(args.out, jobs, models=args.models, class_kwargs=_class_kwargs(args),
+                          photo_kwargs=dict(strokes=args.style_strokes, steps=args.style_steps, model=args.style_model,
+                                            lr=args.style_lr, **canvas),
+                          photo_size=args.style_size, load_painter=lambda name: _painter(args, name),
+                          seed=args.seed, device=args.device, mypaint=args.mypaint, transparent=args.transparent,
+                          title=args.title, intro=args.intro, progress=not args.quiet,
+                          command="strokeparam " + " ".join(shlex.quote(a) for a in args.argv))
+    print(f"{built.page} and {built.readme}: {built.items} paintings ({built.painted} painted now)")
     return 0
-
-
-class _GalleryTools:
-    """Painter and classifiers of a gallery run, loaded once and only when something needs painting."""
-
-    def __init__(self, args):
-        self.args = args
-        self._loaded = {}
-
-    def _get(self, key, make):
-        if key not in self._loaded:
-            self._loaded[key] = make()
-        return self._loaded[key]
-
-    def paint(self, job: _Job, folder: Path):
-        """Paint ``job`` into ``folder`` → its GalleryItem."""
-        import torch
-
-        from .paint import paint_class, paint_content
-        args = self.args
-        painter, painter_label = self._get(("painter", job.painter), lambda: _painter(args, job.painter))
-        common = dict(seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
-                      **job.style.kwargs)
-        out = folder / f"{job.stem}.png"
-        if job.picture is None:
-            models = self._get("models", lambda: _classifiers(args.models, args.device))
-            param = paint_class(job.index, models=models, **_class_kwargs(args), **common)
-            strokes, steps = args.strokes, args.steps
-        else:
-            size = _photo_size(job.picture, args.style_size)
-            canvas = {k: v for k, v in _layout(args).items() if k not in ("grid", "size")}
-            param = paint_content(job.picture, strokes=args.style_strokes, steps=args.style_steps,
-                                  model=args.style_model, size=size, lr=args.style_lr, **canvas, **common)
-            strokes, steps = param.strokes, args.style_steps
-            job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
-        repaint = param.to_mypaint(seed=args.seed) if args.mypaint else None
-        _export(param, out, args, repaint=repaint)
-        probability = judge = None
-        if job.index is not None:
-            judge = heldout_name(args.models)
-            if judge is not None:
-                model = self._get("heldout", lambda: _classifiers([judge], args.device)[0])
-                with torch.no_grad():
-                    probability = [verdict(model, image, job.index)[0]
-                                   for image in (param.image(mypaint=False), repaint) if image is not None]
-        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
-
-    def recaption(self, job: _Job, folder: Path):
-        """The GalleryItem of a painting whose files are there but whose record is not."""
-        from .export import load_strokes
-        saved = load_strokes(folder / f"{job.stem}.json")
-        layout, doc = saved["layout"], saved["doc"]
-        steps = self.args.steps if job.picture is None else self.args.style_steps
-        return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, None, None)
-
-    @staticmethod
-    def _item(job: _Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, probability, judge):
-        """The item of a painting; ``probability``: None, or held-out P of the neural render [and the re-paint]."""
-        from .gallery import GalleryItem
-        neural_p, mypaint_p = (list(probability or []) + [None, None])[:2]
-        out = folder / f"{job.stem}.png"
-        content = f"{job.stem}_content.png" if job.picture is not None else None
-        mypaint = _mypaint_path(out)
-        return GalleryItem(kind="class" if job.index is not None else "style", image=out.name,
-                           subject=f"{job.name} ({job.index})" if job.index is not None else job.name,
-                           painter=painter, constraint=job.style.label, strokes=strokes, steps=steps, tiles=tiles,
-                           probability=neural_p, mypaint_probability=mypaint_p, heldout=judge,
-                           content=content if content and (folder / content).is_file() else None,
-                           mypaint=mypaint.name if mypaint.is_file() else None,
-                           strokes_json=out.with_suffix(".json").name)
 
 
 def cmd_transfer(args) -> int:
@@ -615,39 +453,20 @@ def cmd_transfer(args) -> int:
     return 0
 
 
-def target_image(spec: str, size: int):
-    """IMAGE of ``reconstruct`` as a (1, 3, size, size) tensor in [0, 1], and its name: ``mnist:3`` is held-out
-    image 3 of the MNIST test split (not a digit 3), named ``mnist_test_3 (held-out image 3, label 7)``."""
-    from torch.nn import functional as F
-
-    from .agents import DATASETS, load_dataset
-    name, _, index = spec.partition(":")
-    if name in DATASETS and index.strip().isdigit() and not Path(spec).exists():
-        data = load_dataset(name, "test", size=size, limit=int(index) + 1)
-        if int(index) >= len(data):
-            raise ValueError(f"{spec}: the {name} test split has {len(data)} images (0-{len(data) - 1})")
-        label = "" if data.labels is None else f", label {int(data.labels[int(index)])}"
-        image = data.images(slice(int(index), int(index) + 1))
-        return image, f"{name}_test_{int(index)} (held-out image {int(index)}{label})"
-    from .paint import load_image
-    picture, stem = open_image(spec)
-    x = F.interpolate(load_image(picture), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.clamp(0, 1), stem
-
-
 def cmd_reconstruct(args) -> int:
     """Paint an image with a trained agent; print its MSE through the painter (and MyPaint)."""
     import torch
 
     from .agents import load_agent, reconstruct
     from .param import BrushstrokeParam
+    from .pictures import mypaint_path, target_image
     spec = args.agent
     if spec is not None and spec.endswith(".safetensors"):
         agent = load_agent(path=Path(spec), device=args.device)
     else:
         agent = load_agent(*(() if spec is None else (spec,)), device=args.device)
     target, stem = target_image(args.image, agent.policy.size)
-    out = _png(args.out or Path("out") / f"{_slug(stem.split(' (')[0])}_agent.png")
+    out = _png(args.out or Path("out") / f"{slug(stem.split(' (')[0])}_agent.png")
     painting = reconstruct(target, agent)
     param = BrushstrokeParam(strokes=agent.strokes, init=painting.actions[0].cpu(), painter=agent.painter.cpu(),
                              background=agent.background.tolist())
@@ -660,7 +479,7 @@ def cmd_reconstruct(args) -> int:
     if args.mypaint:
         import numpy as np
         from PIL import Image
-        repaint = np.asarray(Image.open(_mypaint_path(out)).convert("RGB"), dtype=np.float32) / 255.0
+        repaint = np.asarray(Image.open(mypaint_path(out)).convert("RGB"), dtype=np.float32) / 255.0
         line += f", {float(((repaint - target[0].cpu().permute(1, 2, 0).numpy()) ** 2).mean()):.4f} through MyPaint"
     print(line)
     return 0
@@ -671,6 +490,7 @@ def cmd_painters(args) -> int:
     import json
 
     from .painters import DEFAULT_PAINTER, list_painters, read_card, weights_paths
+    from .painters.fidelity import describe_card
     cards = {}
     for name in list_painters():
         weights, _ = weights_paths(name)
@@ -686,31 +506,6 @@ def cmd_painters(args) -> int:
         for line in describe_card(name, card):
             print(f"  {line}")
     return 0
-
-
-def describe_card(name: str, card: dict | None) -> list[str]:
-    """Human-readable lines of a painter card: training and fidelity to MyPaint."""
-    if card is None:
-        return [f"no shipped weights: train them with recipes/train_{name}_painter.py --export, "
-                "or use --untrained"]
-    if "error" in card:
-        return [f"weights present but unusable: {card['error']}"]
-    config = card["architecture"]["config"]
-    lines = ["architecture: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
-    trained = [f"{card[k]} {label}" for k, label in (("parameters", "parameters"), ("steps", "steps"),
-                                                      ("samples_seen", "samples"), ("wall_time_s", "s"))
-               if k in card]
-    if trained:
-        lines.append(f"trained ({card.get('preset', '?')} preset, {card.get('date', 'undated')}): {', '.join(trained)}")
-    fidelity = card.get("fidelity")
-    if isinstance(fidelity, dict):
-        floor = fidelity.get("floor", {})
-        metrics = [f"{k} {fidelity[k]:.4f}" + (f" (MyPaint itself {floor[k]:.4f})" if k in floor else "")
-                   for k in ("l1", "mean_l1", "iou", "sharpness") if isinstance(fidelity.get(k), (int, float))]
-        lines.append(f"fidelity on {fidelity.get('num_actions', '?')} held-out actions: " + ", ".join(metrics))
-    else:
-        lines.append("fidelity: not measured")
-    return lines
 
 
 COMMANDS = {"paint": cmd_paint, "style": cmd_style, "gallery": cmd_gallery, "transfer": cmd_transfer,

@@ -1,7 +1,8 @@
-"""Gallery pages: painted items → an HTML page and a Markdown page, and the manifest that resumes them.
+"""Galleries: paint classes and photos x styles x painters into a folder (:func:`plan`, :func:`build`), with an
+HTML page, a Markdown page and the manifest that resumes them.
 
 :func:`render_html` and :func:`render_markdown` are pure (items in, text out); every caption is escaped,
-so a class name or a file name can never inject markup.
+so a class name or a file name can never inject markup. Importing this module imports no torch.
 """
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import dataclasses
 import html
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from .files import atomic_write_bytes, read_json
+from .judge import heldout_name, verdict
+from . import pictures
 
 KINDS = {"class": "ImageNet classes", "style": "Intrinsic style transfer"}
 MANIFEST = "gallery.json"
@@ -222,3 +226,172 @@ def save_manifest(folder, items) -> Path:
     rows = [dataclasses.asdict(item) for item in items]
     atomic_write_bytes(path, (json.dumps({"items": rows}, indent=1) + "\n").encode())
     return path
+
+
+# -- building a gallery -------------------------------------------------------------------------------
+
+@dataclass
+class Job:
+    """One gallery painting to make (or to keep, if its files are there)."""
+
+    stem: str
+    style: object                  # a color constraint: .slug (file names), .label (captions), .kwargs (the param's)
+    index: int | None = None       # class jobs
+    name: str = ""
+    picture: object = None         # style jobs: the content PIL image
+    painter: str | None = None     # a painter name (None: the default painter)
+
+
+def plan(classes, photos, styles, painters=(None,)) -> list[Job]:
+    """The paintings of ``classes`` ((index, name) pairs) and ``photos`` ((PIL image, name) pairs), each in
+    each of ``styles`` (color constraints like :class:`strokeparam.cli.Style`) by each of ``painters``
+    (names; None: the default painter). File stems name the painter when there are several; two paintings
+    with one stem are a ValueError."""
+    painters = list(painters)
+    suffix = (lambda name: f"_{pictures.slug(name)}") if len(painters) > 1 else (lambda name: "")
+    jobs = [Job(f"{pictures.slug(name)}_{style.slug}{suffix(painter)}", style, index, name, painter=painter)
+            for index, name in classes for style in styles for painter in painters]
+    for picture, label in photos:
+        jobs += [Job(f"photo_{pictures.slug(label)}_{style.slug}{suffix(painter)}", style, name=label, picture=picture,
+                     painter=painter) for style in styles for painter in painters]
+    stems = [job.stem for job in jobs]
+    clashes = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if clashes:
+        raise ValueError(f"two inputs would both be saved as {clashes[0]}.png: give the style images distinct names")
+    return jobs
+
+
+@dataclass(frozen=True)
+class Built:
+    """What :func:`build` did: the pages it wrote, the paintings the gallery holds and those painted now."""
+
+    page: Path
+    readme: Path
+    items: int
+    painted: int
+
+
+def build(folder, jobs, *, models, class_kwargs: dict, photo_kwargs: dict, photo_size, load_painter=None,
+          seed: int = 0, device=None, mypaint: bool = False, transparent: bool = False,
+          title: str = "strokeparam gallery", intro: str = "", command: str = "", progress: bool = True) -> Built:
+    """Paint the ``jobs`` (:func:`plan`) whose files are not in ``folder`` yet, then write its pages.
+
+    Resumable: a painting whose PNG and strokes JSON are there is kept, with its record in the manifest (or,
+    without one, a caption rebuilt from its strokes); the manifest and the pages are rewritten after each
+    painting. Classes are painted by :func:`strokeparam.paint.paint_class` with the classifiers named
+    ``models`` and ``class_kwargs`` (its strokes and steps go in the captions), then judged by the held-out
+    classifier (:func:`strokeparam.judge.heldout_name`); photos by :func:`strokeparam.paint.paint_content`
+    with ``photo_kwargs`` at ``photo_size`` (N: the long side, or (h, w)). ``load_painter(name)`` gives a
+    painter and its caption (default: the shipped weights). Files are written by
+    :func:`strokeparam.pictures.save_painting`, with the MyPaint re-paint if ``mypaint``. ``progress``: bars
+    and messages on stderr.
+    """
+    from .progress import progress as progress_bar
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded = load_manifest(folder)
+    items = {image: item for image, item in recorded.items() if (folder / image).is_file()}
+    tools = _Tools(dict(models=models, class_kwargs=class_kwargs, photo_kwargs=photo_kwargs, photo_size=photo_size,
+                        load_painter=load_painter or _shipped_painter, seed=seed, device=device, mypaint=mypaint,
+                        transparent=transparent, progress=progress))
+    todo = []
+    for job in jobs:
+        if not ((folder / f"{job.stem}.png").is_file() and (folder / f"{job.stem}.json").is_file()):
+            todo.append(job)
+        elif f"{job.stem}.png" not in items:
+            _say(progress, f"gallery: {job.stem}.png has no record in {MANIFEST}; "
+                           "its caption is rebuilt from its strokes, without the held-out probability")
+            items[f"{job.stem}.png"] = tools.recaption(job, folder)
+    _say(progress, f"gallery: {len(jobs) - len(todo)} of {len(jobs)} paintings already in {folder}, "
+                   f"{len(todo)} to paint")
+    for job in progress_bar(todo, desc="gallery", disable=not progress or not todo):
+        item = tools.paint(job, folder)
+        items[item.image] = item
+        save_manifest(folder, items.values())
+        write_pages(items.values(), folder, title, intro, command)
+    page, readme = write_pages(items.values(), folder, title, intro, command)
+    return Built(page, readme, len(items), len(todo))
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, file=sys.stderr)
+
+
+def _shipped_painter(name: str | None):
+    from .painters import create_painter
+    painter = create_painter(name)
+    return painter, painter.name
+
+
+class _Tools:
+    """Painter and classifiers of a gallery build, loaded once and only when something needs painting."""
+
+    def __init__(self, options: dict):
+        self.options = options
+        self._loaded = {}
+
+    def _get(self, key, make):
+        if key not in self._loaded:
+            self._loaded[key] = make()
+        return self._loaded[key]
+
+    def _classifier(self, name: str):
+        from .models import load_classifier
+        return load_classifier(name, device=self.options["device"])
+
+    def paint(self, job: Job, folder: Path) -> GalleryItem:
+        """Paint ``job`` into ``folder`` → its GalleryItem."""
+        import torch
+
+        from .paint import paint_class, paint_content
+        o = self.options
+        painter, painter_label = self._get(("painter", job.painter), lambda: o["load_painter"](job.painter))
+        common = dict(seed=o["seed"], device=o["device"], progress=o["progress"], painter=painter, **job.style.kwargs)
+        out = folder / f"{job.stem}.png"
+        if job.picture is None:
+            models = self._get("models", lambda: [self._classifier(name) for name in o["models"]])
+            param = paint_class(job.index, models=models, **o["class_kwargs"], **common)
+            strokes, steps = o["class_kwargs"]["strokes"], o["class_kwargs"]["steps"]
+        else:
+            size = pictures.photo_size(job.picture, o["photo_size"])
+            param = paint_content(job.picture, size=size, **o["photo_kwargs"], **common)
+            strokes, steps = param.strokes, o["photo_kwargs"]["steps"]
+            job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
+        repaint = param.to_mypaint(seed=o["seed"]) if o["mypaint"] else None
+        pictures.save_painting(param, out, mypaint=o["mypaint"], seed=o["seed"], transparent=o["transparent"],
+                      repaint=repaint)
+        probability = judge = None
+        if job.index is not None:
+            judge = heldout_name(o["models"])
+            if judge is not None:
+                model = self._get("heldout", lambda: self._classifier(judge))
+                with torch.no_grad():
+                    probability = [verdict(model, image, job.index)[0]
+                                   for image in (param.image(mypaint=False), repaint) if image is not None]
+        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
+
+    def recaption(self, job: Job, folder: Path) -> GalleryItem:
+        """The GalleryItem of a painting whose files are there but whose record is not."""
+        from .export import load_strokes
+        saved = load_strokes(folder / f"{job.stem}.json")
+        layout, doc = saved["layout"], saved["doc"]
+        o = self.options
+        steps = o["class_kwargs"]["steps"] if job.picture is None else o["photo_kwargs"]["steps"]
+        return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, None, None)
+
+    @staticmethod
+    def _item(job: Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, probability,
+              judge) -> GalleryItem:
+        """The item of a painting; ``probability``: None, or held-out P of the neural render [and the re-paint]."""
+        neural_p, mypaint_p = (list(probability or []) + [None, None])[:2]
+        out = folder / f"{job.stem}.png"
+        content = f"{job.stem}_content.png" if job.picture is not None else None
+        mypaint = pictures.mypaint_path(out)
+        return GalleryItem(kind="class" if job.index is not None else "style", image=out.name,
+                           subject=f"{job.name} ({job.index})" if job.index is not None else job.name,
+                           painter=painter, constraint=job.style.label, strokes=strokes, steps=steps, tiles=tiles,
+                           probability=neural_p, mypaint_probability=mypaint_p, heldout=judge,
+                           content=content if content and (folder / content).is_file() else None,
+                           mypaint=mypaint.name if mypaint.is_file() else None,
+                           strokes_json=out.with_suffix(".json").name)

@@ -1,6 +1,10 @@
-"""Held-out verdicts: how a classifier that did not paint a picture sees it (shared by the CLI and bench/)."""
+"""Who paints and who judges: the default painting ensemble, the held-out judge, how a classifier that did not
+paint a picture sees it (class names, verdicts, ranks), and bench/'s painter names. Shared by the CLI, the gallery,
+:mod:`strokeparam.paint` and bench/; importing it imports no torch.
+"""
 from __future__ import annotations
 
+PAINTING_MODELS = ("efficientnet_lite0", "efficientnet_lite1")                  # the default painting ensemble
 JUDGE = "efficientnet_lite2"                                                    # the held-out judge of paintings
 HELDOUT = (JUDGE, "efficientnet_lite1", "efficientnet_lite0")   # first one that did not paint judges
 
@@ -32,3 +36,12 @@ def ranks(model, images, index: int) -> list[tuple[int, float]]:
         probs = model(images).softmax(-1)
     target = probs[:, index]
     return list(zip(((probs > target[:, None]).sum(-1) + 1).tolist(), target.tolist()))
+
+
+def load_painter(spec: str | None):
+    """A painter from ``'name'`` (shipped weights), ``'name-random'`` (random weights) or None (the default),
+    as bench/'s ``--painter`` names them."""
+    from .painters import create_painter
+    if spec is not None and spec.endswith("-random"):
+        return create_painter(spec.removesuffix("-random"), pretrained=False)
+    return create_painter(spec)

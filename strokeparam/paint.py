@@ -10,11 +10,11 @@ from .models import Classifier, Ensemble, load_classifier
 from .objectives import Hook, class_logit, content, with_content
 from .canvas import UNDERPAINTING, Layout
 from .checks import integer, pair
+from .judge import PAINTING_MODELS
 from .param import BrushstrokeParam
 from .render import render_vis
 from .transforms import stack, standard
 
-PAINTING_MODELS = ("efficientnet_lite0", "efficientnet_lite1")
 CONTENT_MODEL = "efficientnet_lite0"
 CONTENT_LAYERS = ("net_blocks_1", "net_blocks_2", "net_blocks_3")
 GRAY = (0.299, 0.587, 0.114)   # ITU-R BT.601 luma

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from strokeparam.cli import describe_card, main
+from strokeparam.cli import main
 from strokeparam.painters import DEFAULT_PAINTER, weights_paths
+from strokeparam.painters.fidelity import describe_card
 
 SCRIPT = Path(sys.executable).with_name("strokeparam")
 CLI = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "strokeparam"]

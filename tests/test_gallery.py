@@ -13,7 +13,9 @@ from PIL import Image
 
 from strokeparam import BrushstrokeParam, create_painter
 from strokeparam.export import save_png
-from strokeparam.gallery import GalleryItem, load_manifest, render_html, render_markdown, save_manifest, write_pages
+from strokeparam.cli import Style
+from strokeparam.gallery import (GalleryItem, load_manifest, plan, render_html, render_markdown, save_manifest,
+                                 write_pages)
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +137,17 @@ def test_manifest_round_trip_and_bad_items(folder, tmp_path):
         load_manifest(tmp_path)
     with pytest.raises(ValueError, match="kind must be one of"):
         GalleryItem("photo", "a.png", "x", "p", "color", 1, 1)
+
+
+def test_plan_names_each_painting_once():
+    styles = [Style("color", "color"), Style("grayscale", "grayscale", {"grayscale": True})]
+    photo = Image.new("RGB", (8, 8))
+    jobs = plan([(388, "giant panda")], [(photo, "Coffee Cup")], styles)
+    assert [job.stem for job in jobs] == ["giant_panda_color", "giant_panda_grayscale", "photo_coffee_cup_color",
+                                          "photo_coffee_cup_grayscale"]
+    assert jobs[0].index == 388 and jobs[2].picture is photo and jobs[2].index is None
+    several = plan([(1, "goldfish")], [], styles[:1], ["skeleton", "vae"])
+    assert [(job.stem, job.painter) for job in several] == [("goldfish_color_skeleton", "skeleton"),
+                                                            ("goldfish_color_vae", "vae")]
+    with pytest.raises(ValueError, match="both be saved as photo_x_color.png"):
+        plan([], [(photo, "x"), (photo, "X")], styles[:1])

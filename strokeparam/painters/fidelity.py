@@ -103,3 +103,29 @@ def evaluate(painter: Painter, num: int = 300, seeds: int = 4, seed: int = 10_00
     if painter.stochastic:
         result["deterministic"] = scores(paint(painter, actions, deterministic=True), refs)
     return result
+
+
+def describe_card(name: str, card: dict | None) -> list[str]:
+    """Human-readable lines of painter ``name``'s card (None: no shipped weights; ``{"error": ...}``: unusable
+    ones): its architecture, its training and its fidelity to MyPaint (:func:`evaluate`)."""
+    if card is None:
+        return [f"no shipped weights: train them with recipes/train_{name}_painter.py --export, "
+                "or use --untrained"]
+    if "error" in card:
+        return [f"weights present but unusable: {card['error']}"]
+    config = card["architecture"]["config"]
+    lines = ["architecture: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
+    trained = [f"{card[k]} {label}" for k, label in (("parameters", "parameters"), ("steps", "steps"),
+                                                      ("samples_seen", "samples"), ("wall_time_s", "s"))
+               if k in card]
+    if trained:
+        lines.append(f"trained ({card.get('preset', '?')} preset, {card.get('date', 'undated')}): {', '.join(trained)}")
+    fidelity = card.get("fidelity")
+    if isinstance(fidelity, dict):
+        mypaint = fidelity.get("floor", {})        # MyPaint's own scores against itself (:func:`floor`)
+        metrics = [f"{k} {fidelity[k]:.4f}" + (f" (MyPaint itself {mypaint[k]:.4f})" if k in mypaint else "")
+                   for k in ("l1", "mean_l1", "iou", "sharpness") if isinstance(fidelity.get(k), (int, float))]
+        lines.append(f"fidelity on {fidelity.get('num_actions', '?')} held-out actions: " + ", ".join(metrics))
+    else:
+        lines.append("fidelity: not measured")
+    return lines
