@@ -1,4 +1,6 @@
 """Fixtures shared by the test files: a real classifier and an untrained (fast) skeleton painter."""
+import importlib
+
 import pytest
 
 from strokeparam import create_painter, load_classifier
@@ -7,7 +9,7 @@ from strokeparam import create_painter, load_classifier
 def pytest_configure(config):
     """The tests run against real Lucent; say how to get it rather than fail file by file."""
     try:
-        import lucent.optvis.render  # noqa: F401
+        importlib.import_module("lucent.optvis.render")
     except ImportError as exc:
         raise pytest.UsageError(
             f"the tests need Lucent (torch-lucent 0.1.8): {exc}. It is not in the test extra because its "
