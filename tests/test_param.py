@@ -128,12 +128,19 @@ def test_a_generator_paints_random_draws_of_a_stochastic_painter(painter):
 
 
 def test_a_loose_painter_gets_one_warning_with_its_fidelity(monkeypatch):
-    import strokeparam.param as P
-    monkeypatch.setattr(P, "_warned", set())
-    with pytest.warns(UserWarning, match=r"'vae' painter imitates MyPaint loosely \(L1 \d\.\dx"):
-        BrushstrokeParam(strokes=2, painter="vae")
     import warnings
+
+    import strokeparam.param as P
+    from strokeparam.painters import create_painter
+    monkeypatch.setattr(P, "_warned", set())
+    loose = create_painter("vae")
+    fidelity = loose.card["fidelity"]
+    loose.card = dict(loose.card, fidelity=dict(fidelity, l1=2.1 * fidelity["floor"]["l1"]))
+    with pytest.warns(UserWarning, match=r"'vae' painter imitates MyPaint loosely \(L1 2\.1x"):
+        BrushstrokeParam(strokes=2, painter=loose)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        BrushstrokeParam(strokes=2, painter="vae")           # once per painter
-        BrushstrokeParam(strokes=2)                          # the default painter is close to MyPaint
+        BrushstrokeParam(strokes=2, painter=loose)           # once per painter
+        for name in ("skeleton", "gan", "vae"):              # the shipped painters are close to MyPaint
+            monkeypatch.setattr(P, "_warned", set())
+            BrushstrokeParam(strokes=2, painter=name)
