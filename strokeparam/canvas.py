@@ -17,6 +17,7 @@ from .checks import integer, is_int
 
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
 UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
+MAX_UNDERPAINTING_TILE = 2048   # px: the largest tile of an underpainting (a painter's largest canvas)
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,19 @@ class Layout:
 
 
 def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
-    """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes)
-    over the canvas of ``layout``."""
+    """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes
+    per tile) over the canvas of ``layout``. An int n is one tile spanning the canvas with n strokes; over a
+    canvas past :data:`MAX_UNDERPAINTING_TILE` px, the fewest tiles that fit share the n strokes."""
     if isinstance(value, str) and value == "auto":
         value = UNDERPAINTING if layout.tiles > 1 else 0
     if value is None or (is_int(value) and value == 0):
         return ()
     canvas = (layout.height, layout.width)
-    if is_int(value):
-        value = [(max(canvas), int(value))]
+    if is_int(value) and value > 0:
+        longer, overlap = max(canvas), layout.overlap
+        count = max(1, math.ceil((longer - overlap) / (MAX_UNDERPAINTING_TILE - overlap)))
+        lay = Layout.fit(canvas, math.ceil((longer + (count - 1) * overlap) / count), overlap)
+        return ((lay, math.ceil(int(value) / lay.tiles)),)
     try:
         pairs = [(tile, n) for tile, n in value]
     except (TypeError, ValueError):
@@ -109,8 +114,8 @@ def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...
                          f"of positive integers, got {value!r}")
     levels = []
     for tile, n in pairs:
-        if not 8 <= tile <= 2048:
-            raise ValueError(f"underpainting tile must be in [8, 2048] px, got {tile}")
+        if not 8 <= tile <= MAX_UNDERPAINTING_TILE:
+            raise ValueError(f"underpainting tile must be in [8, {MAX_UNDERPAINTING_TILE}] px, got {tile}")
         lay = Layout.fit(canvas, min(int(tile), max(canvas)), min(layout.overlap, int(tile) // 2))
         levels.append((lay, int(n)))
     return tuple(levels)

@@ -73,12 +73,14 @@ def test_mypaint_option_is_checked(painter):
 
 
 def test_render_vis_with_mypaint_in_the_loop_raises_the_class_logit(model):
+    """MyPaint's texture changes from step to step (its random stream follows the dabs), so the logit of
+    one step is noisy: the mean of the last few steps must beat the start."""
     param = BrushstrokeParam(strokes=8, seed=0, mypaint=True)         # the shipped painter's gradient
-    first, last = render_vis(model, "labels:388", param=param, thresholds=(0, 10), transforms=[],
-                             progress=False, seed=0)
+    first, *last = render_vis(model, "labels:388", param=param, thresholds=(0, 14, 16, 18, 20), transforms=[],
+                              progress=False, seed=0)
     with torch.no_grad():
-        logits = [model(torch.from_numpy(x).permute(0, 3, 1, 2))[0, 388].item() for x in (first, last)]
-    assert logits[1] > logits[0] + 0.5
+        logits = [model(torch.from_numpy(x).permute(0, 3, 1, 2))[0, 388].item() for x in [first] + last]
+    assert sum(logits[1:]) / len(last) > logits[0] + 0.5
 
 
 def test_lucent_render_vis_takes_the_param_with_mypaint(model, painter):

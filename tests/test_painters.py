@@ -195,21 +195,27 @@ def test_sweep_writes_painter_next_to_mypaint(tmp_path):
         sweep(small("skeleton"), "colour")
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_gauss_table_gradient_is_autograds(weighted):
-    """The hand-written backward (sums through the grid's powers) equals autograd's on the plain formula,
-    on a tile of 64 px and on a whole 1024-px canvas."""
-    from strokeparam.painters.skeleton import GaussTable
+@pytest.mark.parametrize("chunk", [2 ** 23, 700])
+def test_dab_raster_gradient_is_autograds(chunk, monkeypatch):
+    """The rasterizer's hand-written backward (tables rebuilt chunk by chunk, sums through the grid's
+    powers) equals autograd's on the plain formula, on a 64-px tile and on a 1024-px canvas, whole and in
+    chunks of one or two strokes."""
+    from strokeparam.painters import skeleton
+    monkeypatch.setattr(skeleton, "CHUNK_ELEMENTS", chunk)
     gen = torch.Generator().manual_seed(0)
     for size in (64, 1024):
         grid = torch.arange(size, dtype=torch.float64) + 0.5
-        c = (torch.rand(3, 5, 1, generator=gen, dtype=torch.float64) * size).requires_grad_()
+        cx, cy = ((torch.rand(3, 5, 1, generator=gen, dtype=torch.float64) * size).requires_grad_() for _ in "xy")
         inv = (1 / (1 + 6 * torch.rand(3, 5, 1, generator=gen, dtype=torch.float64)) * 64 / size).requires_grad_()
-        w = torch.rand(3, 5, 1, generator=gen, dtype=torch.float64).requires_grad_() if weighted else None
-        upstream = torch.randn(3, 5, size, generator=gen, dtype=torch.float64)
-        inputs = (c, inv) + ((w,) if weighted else ())
-        plain = torch.exp(-((grid - c) * inv).square()) * (w if weighted else 1)
+        w = (2 * torch.rand(3, 5, 1, generator=gen, dtype=torch.float64)).requires_grad_()
+        upstream = torch.randn(3, 1, size, size, generator=gen, dtype=torch.float64)
+        inputs = (cx, cy, inv, w)
+
+        def table(c):
+            return torch.exp(-((grid - c) * inv).square())
+        plain = 1 - torch.exp(-torch.einsum("nky,nkx->nyx", table(cy) * w, table(cx)))[:, None]
+        got = skeleton.DabRaster.apply(grid, *inputs)
+        torch.testing.assert_close(got, plain)
         expected = torch.autograd.grad((plain * upstream).sum(), inputs)
-        got = torch.autograd.grad((GaussTable.apply(grid, c, inv, w) * upstream).sum(), inputs)
-        for a, b in zip(got, expected):
+        for a, b in zip(torch.autograd.grad((got * upstream).sum(), inputs), expected):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)

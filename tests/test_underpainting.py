@@ -156,3 +156,16 @@ def test_one_tile_gets_no_underpainting_by_default_and_old_files_none():
     saved = E.strokes_dict(BrushstrokeParam(strokes=2, grid=2, seed=0, underpainting=0))
     saved.pop("underpainting")                        # a file written before underpaintings existed
     assert len(BrushstrokeParam(init=saved).levels) == 1
+
+
+def test_large_canvases_get_an_underpainting_of_tiles_that_share_its_strokes():
+    """Past 2048 px (a painter's largest tile) the whole-canvas layer is the fewest tiles that fit, sharing
+    the 40 strokes: a 2048-px canvas of 64-px tiles is 2080 px with their overlaps."""
+    from strokeparam.canvas import Layout, underpainting_levels
+    assert underpainting_levels("auto", Layout.for_size(1024))[0][1] == 40
+    for size, tiles, strokes in ((2048, 4, 10), (8192, 25, 2)):
+        (layer, n), = underpainting_levels("auto", Layout.for_size(size))
+        assert (layer.tiles, n) == (tiles, strokes) and layer.tile <= 2048
+        assert layer.height >= Layout.for_size(size).height and layer.width >= Layout.for_size(size).width
+    param = BrushstrokeParam(strokes=1, size=2048, painter=create_painter(pretrained=False))
+    assert param.levels[0][0].tiles == 4 and param.actions().shape[1] == 4 * 10 + param.layout.tiles

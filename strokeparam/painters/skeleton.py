@@ -4,7 +4,8 @@ Like MyPaint, it lays dabs along the curve. A tiny per-dab network maps pressure
 position along the stroke to a small lag along the path and, for each of a few Gaussian components, a
 radius and an amount of ink; this is what it learns of MyPaint's brush (radius and opacity against
 pressure and speed, the blur of its jitter, slow tracking). A Gaussian is separable, so the ink of every dab of a stroke
-is one matrix product (H, C·T) @ (C·T, W); dabs composite "over" each other, so alpha = 1 - exp(-ink).
+is one matrix product (H, C·T) @ (C·T, W); dabs composite "over" each other, so alpha = 1 - exp(-ink)
+(:class:`DabRaster`).
 No per-pixel network: the cost per pixel is a handful of operations. Pressure 0 gives no ink: alpha 0.
 
 Called with a ``generator``, the painter is stochastic like MyPaint's brush: each dab is displaced by
@@ -32,36 +33,66 @@ from .base import Painter
 from .registry import register_painter
 
 
-class GaussTable(torch.autograd.Function):
-    """``w * exp(-((grid - c) * inv)²)`` for grid (L,) and c, inv, w (N, K, 1): (N, K, L); w may be None.
+CHUNK_ELEMENTS = 2 ** 23      # elements of one (strokes, dabs, px) table: strokes are rasterized in chunks
 
-    A hand-written backward reads the big (N, K, L) table twice instead of autograd's dozen times: the
-    three sums it needs (of g·e, of g·e·(grid - c), of g·e·(grid - c)²) are one skinny matmul of g·e with
-    the grid's powers (centred on the grid's middle, which keeps float32's cancellation below 1e-4 of
-    the gradient), and (grid - c) is never stored. The exponent is cut at 30: exp of large negative
-    numbers is ~10x slower on CPUs, and products of such tails would be denormal numbers, slower still
-    (the tail's gradient, < 1e-12, is ignored).
+
+def _table(grid: torch.Tensor, c: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+    """``exp(-((grid - c) * inv)²)`` for grid (L,) and c, inv (N, K, 1): (N, K, L). The exponent is cut at 30:
+    exp of large negative numbers is ~10x slower on CPUs, and products of such tails would be denormal
+    numbers, slower still (the tail's gradient, < 1e-12, is ignored)."""
+    return (grid - c).mul_(inv).square_().clamp_(max=30.0).neg_().exp_()
+
+
+def _table_grads(grid, table, grad, c, inv, w):
+    """Gradients of ``w * table`` (a :func:`_table`) with respect to c and inv, and the sum that is the
+    gradient of w, from the upstream ``grad`` (N, K, L). The three sums they need (of g·e, g·e·(grid - c),
+    g·e·(grid - c)²) are one skinny matmul of g·e with the grid's powers, centred on the grid's middle,
+    which keeps float32's cancellation below 1e-4 of the gradient."""
+    middle = 0.5 * (grid[0] + grid[-1])
+    g = grid - middle
+    s0, s1, s2 = torch.matmul(grad.mul_(table), torch.stack([torch.ones_like(g), g, g * g], -1)).split(1, -1)
+    c = c - middle
+    return 2 * w * inv.square() * (s1 - c * s0), -2 * w * inv * (s2 - 2 * c * s1 + c.square() * s0), s0
+
+
+class DabRaster(torch.autograd.Function):
+    """Alpha (N, 1, L, L) = 1 - exp(-ink) of dabs, ink = sum over k of ``w_k * gy_k(y) * gx_k(x)`` with
+    Gaussian tables gx, gy (:func:`_table`) of centres cx, cy and inverse radii inv, weights w (N, K, 1).
+
+    The tables are never kept: forward and backward build them chunk by chunk (:data:`CHUNK_ELEMENTS`),
+    so memory is the strokes' alpha, which compositing keeps anyway, and a few chunk-sized temporaries.
     """
 
     @staticmethod
-    def forward(ctx, grid, c, inv, w):
-        e = (grid - c).mul_(inv).square_().clamp_(max=30.0).neg_().exp_()
-        ctx.weighted = w is not None
-        ctx.save_for_backward(grid, e, c, inv, w if ctx.weighted else torch.ones_like(inv))
-        return e * w if ctx.weighted else e
+    def forward(ctx, grid, cx, cy, inv, w):
+        n, k, size = cx.shape[0], cx.shape[1], grid.shape[0]
+        alpha = cx.new_empty((n, 1, size, size))
+        step = max(1, CHUNK_ELEMENTS // (k * size))
+        for i in range(0, n, step):
+            j = slice(i, i + step)
+            gy = _table(grid, cy[j], inv[j]).mul_(w[j])
+            torch.matmul(gy.transpose(1, 2), _table(grid, cx[j], inv[j]), out=alpha[j, 0])
+        alpha.neg_().expm1_().neg_()
+        ctx.save_for_backward(grid, cx, cy, inv, w, alpha)
+        return alpha
 
     @staticmethod
-    def backward(ctx, grad):
-        grid, e, c, inv, w = ctx.saved_tensors
-        middle = 0.5 * (grid[0] + grid[-1])
-        g = grid - middle
-        sums = torch.matmul(grad.mul(e), torch.stack([torch.ones_like(g), g, g * g], -1))    # (N, K, 3)
-        s0, s1, s2 = sums.split(1, -1)
-        c = c - middle
-        grad_w = s0 if ctx.weighted else None
-        grad_c = 2 * w * inv.square() * (s1 - c * s0)
-        grad_inv = -2 * w * inv * (s2 - 2 * c * s1 + c.square() * s0)
-        return None, grad_c, grad_inv, grad_w
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_alpha):
+        grid, cx, cy, inv, w, alpha = ctx.saved_tensors
+        n, k, size = cx.shape[0], cx.shape[1], grid.shape[0]
+        grads = [torch.empty_like(cx) for _ in range(4)]           # cx, cy, inv, w
+        step = max(1, CHUNK_ELEMENTS // (k * size))
+        for i in range(0, n, step):
+            j = slice(i, i + step)
+            grad_ink = (1.0 - alpha[j, 0]).mul_(grad_alpha[j, 0])                # (n, y, x)
+            gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
+            grad_gx = torch.matmul(gy * w[j], grad_ink)                          # (n, K, x)
+            grad_gy = torch.matmul(gx, grad_ink.transpose(1, 2))                 # (n, K, y), of w * gy
+            grads[0][j], inv_x, _ = _table_grads(grid, gx, grad_gx, cx[j], inv[j], 1.0)
+            grads[1][j], inv_y, grads[3][j] = _table_grads(grid, gy, grad_gy, cy[j], inv[j], w[j])
+            grads[2][j] = inv_x + inv_y
+        return (None, *grads)
 
 
 @register_painter
@@ -141,19 +172,13 @@ class SkeletonPainter(Painter):
             rad = shrunk
         return centres, rad, weight
 
-    def ink(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Ink density (N, 1, size, size): zero where nothing is painted, alpha = 1 - exp(-ink)."""
+    def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
         n, c = actions.shape[0], self.components
-        centres, rad, weight = self.dab_geometry(actions, generator)
+        centres, rad, weight = self.dab_geometry(actions.to(self.offset.dtype), generator)
         inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
         cx = centres[..., 0:1].repeat_interleave(c, dim=1)
         cy = centres[..., 1:2].repeat_interleave(c, dim=1)
-        gx = GaussTable.apply(self.grid, cx, inv, None)                                     # (N, T·C, W)
-        gy = GaussTable.apply(self.grid, cy, inv, weight.reshape(n, -1, 1))                 # (N, T·C, H)
-        return torch.matmul(gy.transpose(1, 2), gx)[:, None]
-
-    def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
-        return -torch.expm1(-self.ink(actions.to(self.offset.dtype), generator))
+        return DabRaster.apply(self.grid, cx, cy, inv, weight.reshape(n, -1, 1))
 
 
 @torch.no_grad()
