@@ -47,7 +47,7 @@ class Classifier(nn.Module):
         """Resize to ``input_size`` (bilinear, antialiased), normalize, classify."""
         if tuple(images.shape[-2:]) != self.input_size:
             images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
-        return self.logits(self.net((images - self.mean) / self.std))
+        return self.logits(self.net(((images - self.mean) / self.std).contiguous(memory_format=torch.channels_last)))
 
 
 class Ensemble(nn.Module):
@@ -111,6 +111,7 @@ def load_classifier(name, checkpoint=None, device=None):
         except RuntimeError as error:
             raise ValueError(f"checkpoint {str(checkpoint)!r} does not fit timm's {name!r}: {error}") from None
     config = timm.data.resolve_data_config({}, model=net)
+    net = net.to(memory_format=torch.channels_last)      # ~10% faster convolutions on CPUs, forward and backward
     model = Classifier(net, name, config["input_size"][1:], config["mean"], config["std"])
     model.eval().requires_grad_(False)
     return model.to(device) if device is not None else model
