@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--out", type=Path, required=True, help="the gallery folder")
     gallery.add_argument("--title", default="strokeparam gallery", help="the page title")
     gallery.add_argument("--intro", default="", help="a paragraph of text under the title")
+    gallery.add_argument("--sheet", type=Path, help="also write one PNG of all paintings here: a row per subject, "
+                                                   "a column per painter and style, neural | MyPaint with verdicts")
     _class_options(gallery)
     gallery.add_argument("--style-strokes", type=_positive_int,
                          help="strokes per tile of photos (default: the painterly preset's 24)")
@@ -428,6 +430,10 @@ def cmd_gallery(args) -> int:
                           title=args.title, intro=args.intro, progress=not args.quiet,
                           command="strokeparam " + " ".join(shlex.quote(a) for a in args.argv))
     print(f"{built.page} and {built.readme}: {built.items} paintings ({built.painted} painted now)")
+    if args.sheet:
+        if args.sheet.suffix.lower() != ".png":
+            raise ValueError(f"--sheet must name a .png file, got {str(args.sheet)!r}")
+        print(gallery.write_sheet(gallery.load_manifest(args.out).values(), args.out, args.sheet))
     return 0
 
 

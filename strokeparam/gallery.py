@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import json
 import re
 import sys
@@ -226,6 +227,39 @@ def save_manifest(folder, items) -> Path:
     rows = [dataclasses.asdict(item) for item in items]
     atomic_write_bytes(path, (json.dumps({"items": rows}, indent=1) + "\n").encode())
     return path
+
+
+def write_sheet(items, folder, path, side: int = 224) -> Path:
+    """One PNG of the gallery's paintings, atomically: a row per subject, a column per painter and style,
+    each cell the painting beside its MyPaint re-paint (when there is one) under the held-out verdicts."""
+    from PIL import Image, ImageDraw
+    items = list(items)
+    if not items:
+        raise ValueError("a contact sheet needs at least one painting")
+    subjects = list(dict.fromkeys(item.subject for item in items))
+    columns = list(dict.fromkeys((item.painter, item.constraint) for item in items))
+    label, gap, margin = 18, 12, 90
+    cell = 2 * side + 4
+    sheet = Image.new("RGB", (margin + len(columns) * (cell + gap), len(subjects) * (side + label + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for item in items:
+        row, col = subjects.index(item.subject), columns.index((item.painter, item.constraint))
+        x, y = margin + col * (cell + gap), row * (side + label + gap)
+        text = f"{item.painter}" + (f", {item.constraint}" if len({c for _, c in columns}) > 1 else "")
+        if item.probability is not None:
+            text += f": neural P {item.probability:.2f}"
+        if item.mypaint_probability is not None:
+            text += f" | MyPaint P {item.mypaint_probability:.2f}"
+        draw.text((x, y + 2), text, fill="black")
+        for k, name in enumerate(n for n in (item.image, item.mypaint) if n):
+            with Image.open(Path(folder) / name) as picture:
+                sheet.paste(picture.convert("RGB").resize((side, side)), (x + k * (side + 4), y + label))
+    for row, subject in enumerate(subjects):
+        draw.text((4, row * (side + label + gap) + label + side // 2), subject.split(" (")[0], fill="black")
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
 
 
 # -- building a gallery -------------------------------------------------------------------------------

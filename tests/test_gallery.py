@@ -15,7 +15,7 @@ from strokeparam import BrushstrokeParam, create_painter
 from strokeparam.export import save_png
 from strokeparam.cli import Style
 from strokeparam.gallery import (GalleryItem, load_manifest, plan, render_html, render_markdown, save_manifest,
-                                 write_pages)
+                                 write_pages, write_sheet)
 
 pytestmark = pytest.mark.slow
 
@@ -151,3 +151,19 @@ def test_plan_names_each_painting_once():
                                                             ("goldfish_color_vae", "vae")]
     with pytest.raises(ValueError, match="both be saved as photo_x_color.png"):
         plan([], [(photo, "x"), (photo, "X")], styles[:1])
+
+
+def test_contact_sheet_lays_out_subjects_by_painter_with_each_repaint(folder, tmp_path):
+    items = list(load_manifest(folder).values())
+    path = write_sheet(items, folder, tmp_path / "sheet.png", side=32)
+    with Image.open(path) as sheet:
+        subjects = len({item.subject for item in items})
+        columns = len({(item.painter, item.constraint) for item in items})
+        assert sheet.size == (90 + columns * (2 * 32 + 4 + 12), subjects * (32 + 18 + 12))
+        with Image.open(folder / "p0.png") as painting, Image.open(folder / "p0_mypaint.png") as repaint:
+            first = sheet.crop((90, 18, 90 + 32, 18 + 32))        # first subject, first column: p0 | its re-paint
+            second = sheet.crop((90 + 36, 18, 90 + 36 + 32, 18 + 32))
+            assert list(first.getdata()) == list(painting.convert("RGB").resize((32, 32)).getdata())
+            assert list(second.getdata()) == list(repaint.convert("RGB").resize((32, 32)).getdata())
+    with pytest.raises(ValueError, match="at least one painting"):
+        write_sheet([], folder, tmp_path / "empty.png")
