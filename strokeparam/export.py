@@ -13,6 +13,7 @@ import torch
 
 from . import actions as A
 from .canvas import Layout, underpainting_levels
+from .checks import integer
 from .files import atomic_write_bytes
 
 STROKES_FORMAT = "strokeparam-strokes"
@@ -119,8 +120,7 @@ def load_strokes(source) -> dict:
         levels = underpainting_levels(under or None, layout)
         under_total = sum(lay.tiles * n for lay, n in levels)
         strokes = doc.get("strokes_per_tile", max(1, (paintings.shape[1] - under_total) // layout.tiles))
-        if not isinstance(strokes, int) or isinstance(strokes, bool) or strokes < 1:
-            raise ValueError(f"strokes_per_tile must be a positive integer, got {strokes!r}")
+        integer(strokes, "strokes_per_tile")
         from . import constraints as C
         constraints = [C.from_dict(c) for c in doc.get("constraints", [])]
         raw = None if doc.get("raw") is None else np.asarray(doc["raw"], dtype=np.float64)
@@ -334,8 +334,7 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
     """
     b = _check_painting(param, painting)
     for name, value in (("every", every), ("duration_ms", duration_ms), ("final_ms", final_ms)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        integer(value, name)
     depth = sum(n for _, n in param.levels)
     steps = list(range(every, depth, every)) + [depth]
     with torch.no_grad():

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from .files import atomic_write_bytes, read_json
 from .judge import heldout_name, verdict
 from . import pictures
+from .checks import integer
 
 KINDS = {"class": "ImageNet classes", "style": "Intrinsic style transfer"}
 MANIFEST = "gallery.json"
@@ -55,8 +56,7 @@ class GalleryItem:
                 raise ValueError(f"gallery item {name} must be a string or null, got {getattr(self, name)!r}")
         for name, low in (("strokes", 1), ("steps", 0), ("tiles", 1)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"gallery item {name} must be an integer >= {low}, got {value!r}")
+            integer(value, f"gallery item {name}", low)
         for name in ("probability", "mypaint_probability"):
             p = getattr(self, name)
             if p is not None and (not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1):
@@ -165,8 +165,7 @@ def _md_text(text: str) -> str:
 def render_markdown(items, title: str = "strokeparam gallery", intro: str = "", command: str = "",
                     columns: int = 3) -> str:
     """The gallery as Markdown (GitHub renders it): one table of captioned pictures per kind of item."""
-    if not isinstance(columns, int) or isinstance(columns, bool) or columns < 1:
-        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    integer(columns, "columns")
     items = list(items)
     out = [f"# {_md_text(title)}", ""]
     if intro:

@@ -13,6 +13,7 @@ from torch import nn
 
 from .. import actions as A
 from ..painters import Painter
+from ..checks import integer
 
 INKS = ("black", "white", "gray", "color")
 
@@ -58,8 +59,7 @@ class Policy(nn.Module):
     def __init__(self, channels: int = 32, hidden: int = 256, blocks: int = 2, size: int = 64):
         super().__init__()
         for key, value, low in (("channels", channels, 1), ("hidden", hidden, 1), ("blocks", blocks, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+            integer(value, key, low)
         if size != A.REFERENCE_SIZE:
             raise ValueError(f"the policy sees {A.REFERENCE_SIZE}-px images (the painter's canvas), got size={size!r}")
         self.channels, self.hidden, self.blocks, self.size = channels, hidden, blocks, size
@@ -100,8 +100,7 @@ class PaintingAgent(nn.Module):
     def __init__(self, painter: Painter, strokes: int = 8, ink: str = "black", background=(1.0, 1.0, 1.0),
                  **policy_kwargs):
         super().__init__()
-        if not isinstance(strokes, int) or isinstance(strokes, bool) or strokes < 1:
-            raise ValueError(f"strokes must be a positive integer, got {strokes!r}")
+        integer(strokes, "strokes")
         if ink not in INKS:
             raise ValueError(f"ink must be one of {INKS}, got {ink!r}")
         bg = torch.as_tensor(background, dtype=torch.float32).reshape(-1)

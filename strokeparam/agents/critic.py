@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import integer
+
 
 class Critic(nn.Module):
     """(image, target), both (B, 3, 64, 64) → score (B,): four stride-2 convolutions (LeakyReLU), linear.
@@ -13,8 +15,7 @@ class Critic(nn.Module):
 
     def __init__(self, channels: int = 32, size: int = 64):
         super().__init__()
-        if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
-            raise ValueError(f"channels must be a positive integer, got {channels!r}")
+        integer(channels, "channels")
         self.channels, self.size = channels, size
         c, layers, width = channels, [], 6
         for out in (c, 2 * c, 4 * c, 4 * c):
