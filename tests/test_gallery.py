@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -163,7 +164,7 @@ def test_contact_sheet_lays_out_subjects_by_painter_with_each_repaint(folder, tm
         with Image.open(folder / "p0.png") as painting, Image.open(folder / "p0_mypaint.png") as repaint:
             first = sheet.crop((90, 18, 90 + 32, 18 + 32))        # first subject, first column: p0 | its re-paint
             second = sheet.crop((90 + 36, 18, 90 + 36 + 32, 18 + 32))
-            assert list(first.getdata()) == list(painting.convert("RGB").resize((32, 32)).getdata())
-            assert list(second.getdata()) == list(repaint.convert("RGB").resize((32, 32)).getdata())
+            assert np.array_equal(np.asarray(first), np.asarray(painting.convert("RGB").resize((32, 32))))
+            assert np.array_equal(np.asarray(second), np.asarray(repaint.convert("RGB").resize((32, 32))))
     with pytest.raises(ValueError, match="at least one painting"):
         write_sheet([], folder, tmp_path / "empty.png")
