@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     _class_options(paint)
     paint.add_argument("--out", type=Path,
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
+    paint.add_argument("--repaints", type=_positive_int, default=4,
+                       help="MyPaint re-paints to choose from, brush seeds SEED.. SEED+N-1: the one the painting "
+                            "classifiers find most like the class is kept and judged (default 4)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
     _common(paint, strokes=30, steps=150, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
@@ -351,11 +354,12 @@ def _classifiers(names, device):
     return [load_classifier(name, device=device) for name in names]
 
 
-def _export(param, out: Path, args, **options) -> list[Path]:
-    """The files of a painting (:func:`strokeparam.pictures.save_painting`) as --mypaint, --seed and --transparent
-    ask."""
+def _export(param, out: Path, args, seed: int | None = None, **options) -> list[Path]:
+    """The files of a painting (:func:`strokeparam.pictures.save_painting`) as --mypaint, --seed (or the
+    re-paint's ``seed``) and --transparent ask."""
     from .pictures import save_painting
-    return save_painting(param, out, mypaint=args.mypaint, seed=args.seed, transparent=args.transparent, **options)
+    return save_painting(param, out, mypaint=args.mypaint, seed=args.seed if seed is None else seed,
+                         transparent=args.transparent, **options)
 
 
 # -- commands -----------------------------------------------------------------------------------------
@@ -364,15 +368,15 @@ def cmd_paint(args) -> int:
     """Paint one class; print the held-out verdict."""
     import torch
 
-    from .paint import paint_class
+    from .paint import best_repaint, paint_class
     index, name = _class(args.cls)
     out = _png(args.out or Path("out") / f"{slug(name)}.png")
     painter, _ = _painter(args)
     models = _classifiers(args.models, args.device)
     param = paint_class(index, models=models, seed=args.seed, device=args.device, progress=not args.quiet,
                         painter=painter, **_class_kwargs(args), **_style(args.grayscale, args.palette).kwargs)
-    repaint = param.to_mypaint(seed=args.seed)
-    written = _export(param, out, args, gif=args.gif, svg=args.svg, repaint=repaint)
+    seed, repaint = best_repaint(param, index, models, range(args.seed, args.seed + args.repaints), args.device)
+    written = _export(param, out, args, gif=args.gif, svg=args.svg, repaint=repaint, seed=seed)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
     judge = heldout_name(args.models)
     if judge is None:
@@ -384,7 +388,8 @@ def cmd_paint(args) -> int:
     except FileNotFoundError as exc:
         print(f"{name} ({index}): held-out verdict unavailable: {exc}")
         return 0
-    for what, image in (("neural render", param.image(mypaint=False)), (f"MyPaint re-paint, seed {args.seed}", repaint)):
+    chosen = f"MyPaint re-paint, seed {seed}" + (f" (best of {args.repaints} for the painters)" if args.repaints > 1 else "")
+    for what, image in (("neural render", param.image(mypaint=False)), (chosen, repaint)):
         with torch.no_grad():
             p, top, p_top = verdict(model, image, index)
         print(f"{name} ({index}), {what}: P = {p:.3f} under held-out {judge}; "

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .models import Classifier, Ensemble, load_classifier
-from .objectives import Hook, class_logit, content, with_content
+from .objectives import Hook, class_index, class_logit, content, with_content
 from .canvas import UNDERPAINTING, Layout
 from .checks import integer, pair
 from .judge import PAINTING_MODELS
@@ -97,6 +97,27 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
                optimizer=lambda p: torch.optim.Adam(p, lr=lr), fixed_image_size=size, transforms=transforms,
                progress=progress)
     return param
+
+
+def best_repaint(param: BrushstrokeParam, cls, models=PAINTING_MODELS, seeds=range(4),
+                 device=None) -> tuple[int, torch.Tensor]:
+    """Re-paint the strokes with MyPaint under each brush seed of ``seeds`` and keep the re-paint that
+    ``models`` (the classifiers that painted: never a held-out judge) find most like ``cls``, as the
+    mean log-probability of its classes: ``(seed, image)``. MyPaint's texture differs from seed to seed,
+    and so does how well a re-paint keeps the class; the painter picks the best take."""
+    seeds = [integer(s, "seed", 0, 2 ** 31 - 1, what="a brush seed") for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one brush seed")
+    indices = [class_index(c) for c in (list(cls) if isinstance(cls, (list, tuple)) else [cls])]
+    model = ensemble(models, device)
+    best = None
+    for seed in seeds:
+        image = param.to_mypaint(seed=seed)
+        with torch.no_grad():
+            score = float(model(image).log_softmax(-1)[:, indices].mean())
+        if best is None or score > best[0]:
+            best = (score, seed, image)
+    return best[1], best[2]
 
 
 def load_image(image, size: int | None = None) -> torch.Tensor:

@@ -129,3 +129,17 @@ def test_style_presets(model, painter, photo):
     assert painterly.in_loop and painterly.output_size == (320, 320)
     with pytest.raises(KeyError, match="painterly"):
         paint_content(photo, preset="oil", painter=painter, progress=False)
+
+
+def test_best_repaint_keeps_the_take_the_painting_models_like_most(model, painter):
+    from strokeparam.paint import best_repaint
+    param = BrushstrokeParam(strokes=6, painter=painter, seed=0)
+    seed, image = best_repaint(param, 388, models=model, seeds=[3, 4, 5])
+    with torch.no_grad():
+        scores = {s: model(param.to_mypaint(seed=s)).log_softmax(-1)[0, 388].item() for s in (3, 4, 5)}
+    assert len(set(scores.values())) == 3 and seed == max(scores, key=scores.get)
+    assert torch.equal(image, param.to_mypaint(seed=seed))
+    with pytest.raises(ValueError, match="at least one brush seed"):
+        best_repaint(param, 388, models=model, seeds=[])
+    with pytest.raises(ValueError, match="seed must be a brush seed"):
+        best_repaint(param, 388, models=model, seeds=[-1])
