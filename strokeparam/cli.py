@@ -189,6 +189,9 @@ def _class_options(parser):
     parser.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
     parser.add_argument("--draws", type=_non_negative_int, default=None,
                         help="copies showing a random draw of the brush, not the expected strokes (default: half)")
+    parser.add_argument("--repaints", type=_positive_int, default=4,
+                        help="MyPaint re-paints to choose from, brush seeds SEED..SEED+N-1: the one the painting "
+                             "classifiers find most like the class is kept and judged (default 4)")
     parser.add_argument("--resolution", type=_positive_int, default=224,
                         help="px the classifiers see class paintings at (default 224; 128 is 3x faster, less robust)")
 
@@ -221,9 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     _class_options(paint)
     paint.add_argument("--out", type=Path,
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
-    paint.add_argument("--repaints", type=_positive_int, default=4,
-                       help="MyPaint re-paints to choose from, brush seeds SEED.. SEED+N-1: the one the painting "
-                            "classifiers find most like the class is kept and judged (default 4)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
     _common(paint, strokes=30, steps=150, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
@@ -431,7 +431,8 @@ def cmd_gallery(args) -> int:
                           photo_kwargs=dict(strokes=args.style_strokes, steps=args.style_steps, model=args.style_model,
                                             lr=args.style_lr, **canvas),
                           photo_size=args.style_size, load_painter=lambda name: _painter(args, name),
-                          seed=args.seed, device=args.device, mypaint=args.mypaint, transparent=args.transparent,
+                          seed=args.seed, device=args.device, mypaint=args.mypaint, repaints=args.repaints,
+                          transparent=args.transparent,
                           title=args.title, intro=args.intro, progress=not args.quiet,
                           command="strokeparam " + " ".join(shlex.quote(a) for a in args.argv))
     print(f"{built.page} and {built.readme}: {built.items} paintings ({built.painted} painted now)")

@@ -305,7 +305,7 @@ class Built:
 
 
 def build(folder, jobs, *, models, class_kwargs: dict, photo_kwargs: dict, photo_size, load_painter=None,
-          seed: int = 0, device=None, mypaint: bool = False, transparent: bool = False,
+          seed: int = 0, device=None, mypaint: bool = False, repaints: int = 1, transparent: bool = False,
           title: str = "strokeparam gallery", intro: str = "", command: str = "", progress: bool = True) -> Built:
     """Paint the ``jobs`` (:func:`plan`) whose files are not in ``folder`` yet, then write its pages.
 
@@ -316,8 +316,9 @@ def build(folder, jobs, *, models, class_kwargs: dict, photo_kwargs: dict, photo
     classifier (:func:`strokeparam.judge.heldout_name`); photos by :func:`strokeparam.paint.paint_content`
     with ``photo_kwargs`` at ``photo_size`` (N: the long side, or (h, w)). ``load_painter(name)`` gives a
     painter and its caption (default: the shipped weights). Files are written by
-    :func:`strokeparam.pictures.save_painting`, with the MyPaint re-paint if ``mypaint``. ``progress``: bars
-    and messages on stderr.
+    :func:`strokeparam.pictures.save_painting`, with the MyPaint re-paint if ``mypaint`` (of a class: the one of
+    ``repaints`` brush seeds from ``seed`` that the painting classifiers like best,
+    :func:`strokeparam.paint.best_repaint`). ``progress``: bars and messages on stderr.
     """
     from .progress import progress as progress_bar
     folder = Path(folder)
@@ -326,7 +327,7 @@ def build(folder, jobs, *, models, class_kwargs: dict, photo_kwargs: dict, photo
     items = {image: item for image, item in recorded.items() if (folder / image).is_file()}
     tools = _Tools(dict(models=models, class_kwargs=class_kwargs, photo_kwargs=photo_kwargs, photo_size=photo_size,
                         load_painter=load_painter or _shipped_painter, seed=seed, device=device, mypaint=mypaint,
-                        transparent=transparent, progress=progress))
+                        repaints=repaints, transparent=transparent, progress=progress))
     todo = []
     for job in jobs:
         if not ((folder / f"{job.stem}.png").is_file() and (folder / f"{job.stem}.json").is_file()):
@@ -377,7 +378,7 @@ class _Tools:
         """Paint ``job`` into ``folder`` → its GalleryItem."""
         import torch
 
-        from .paint import paint_class, paint_content
+        from .paint import best_repaint, paint_class, paint_content
         o = self.options
         painter, painter_label = self._get(("painter", job.painter), lambda: o["load_painter"](job.painter))
         common = dict(seed=o["seed"], device=o["device"], progress=o["progress"], painter=painter, **job.style.kwargs)
@@ -391,9 +392,13 @@ class _Tools:
             param = paint_content(job.picture, size=size, **o["photo_kwargs"], **common)
             strokes, steps = param.strokes, o["photo_kwargs"]["steps"]
             job.picture.resize(size[::-1]).save(folder / f"{job.stem}_content.png")
-        repaint = param.to_mypaint(seed=o["seed"]) if o["mypaint"] else None
-        pictures.save_painting(param, out, mypaint=o["mypaint"], seed=o["seed"], transparent=o["transparent"],
-                      repaint=repaint)
+        seed, repaint = o["seed"], None
+        if o["mypaint"] and job.picture is None:
+            seed, repaint = best_repaint(param, job.index, models, range(seed, seed + o["repaints"]), o["device"])
+        elif o["mypaint"]:
+            repaint = param.to_mypaint(seed=seed)
+        pictures.save_painting(param, out, mypaint=o["mypaint"], seed=seed, transparent=o["transparent"],
+                               repaint=repaint)
         probability = judge = None
         if job.index is not None:
             judge = heldout_name(o["models"])

@@ -65,7 +65,8 @@ def jobs(tmp_path_factory):
                        "--out", root / "sub" / "panda.png"),
         "style": start("style", root / "photo.png", *TINY, "--size", "48", "--palette", "#000000,#ffffff,1e5ac8",
                        "--out", root / "s.png"),
-        "gallery": start(*GALLERY, "--style-images", root / "red.png", "--out", root / "g"),
+        "gallery": start(*GALLERY, "--mypaint", "--repaints", "2", "--style-images", root / "red.png",
+                         "--out", root / "g"),
     }
     yield root, started
     for proc in started.values():
@@ -123,7 +124,8 @@ def test_gallery_writes_pages_and_resumes(jobs):
     folder = root / "g"
     assert "2 paintings (2 painted now)" in first.stdout
     page = (folder / "index.html").read_text()
-    for name in ("goldfish_grayscale.png", "photo_red_grayscale.png", "photo_red_grayscale_content.png"):
+    for name in ("goldfish_grayscale.png", "photo_red_grayscale.png", "photo_red_grayscale_content.png",
+                 "goldfish_grayscale_mypaint.png", "photo_red_grayscale_mypaint.png"):     # the class's: best of 2
         assert f'src="{name}"' in page and picture(folder / name)
     assert "goldfish (1)" in page and "held-out efficientnet_lite2" in page
     assert "goldfish (1)" in (folder / "README.md").read_text()
