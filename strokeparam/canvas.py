@@ -163,9 +163,10 @@ class Over(torch.autograd.Function):
         seen = torch.einsum("...chw,...nc->...nhw", grad_rgb, color)       # grad_rgb · c_k, then the result
         below = torch.zeros_like(seen[..., 0, :, :])                         # grad_rgb · C_k
         bare = torch.ones_like(below)                                        # 1 - A_k
+        grad_alpha = grad_alpha.squeeze(-3)
         for k in range(a.shape[-3]):
             ak, gk = a[..., k, :, :], seen[..., k, :, :].clone()
-            seen[..., k, :, :] += grad_alpha.squeeze(-3) * bare - below
+            seen[..., k, :, :] += grad_alpha * bare - below
             below = below + ak * (gk - below)
             bare = bare * (1.0 - ak)
         return (seen * after).unsqueeze(-3), grad_color
