@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(exc, file=sys.stderr)
         return 1
-    scores, result = evaluate(agent, test, progress=True)
+    mean_image = load_dataset(args.dataset, "train", root=args.root).images().mean(0)
+    scores, result = evaluate(agent, test, progress=True, mean_image=mean_image)
     meets = scores["painter_mse"] <= TARGET_MSE and scores["transfer_ratio"] <= TARGET_RATIO
     print(f"agent {args.agent or args.name} | {args.dataset} test, {scores['num']} images, "
           f"{agent.strokes} strokes, {agent.policy.size} px")
@@ -75,6 +76,8 @@ def main(argv=None) -> int:
     for label, mse in rows:
         if mse is not None:
             print(f"| {label} | {mse:.4f} | {scores['mypaint_mse'] / mse:.2f} |")
+    for label, key in (("blank canvas", "blank"), ("mean training image", "mean_image")):
+        print(f"| {label} (baseline) | {scores['baselines'][key]:.4f} | |")
     print(f"transfer ratio MyPaint / painter: {scores['transfer_ratio']:.2f}")
     if args.dataset == "mnist":
         print(f"target (MSE <= {TARGET_MSE}, ratio <= {TARGET_RATIO}): {'met' if meets else 'NOT met'}")

@@ -3,6 +3,7 @@
 
     python bench/class_recognition.py --jobs 2 --mypaint-seeds 5   # the README table, 2 processes
     python bench/class_recognition.py --jobs 2 --draws 0           # expected strokes only, no brush draws
+    python bench/class_recognition.py --jobs 2 --size 224 --grayscale   # gray strokes on the 224-px canvas
     python bench/class_recognition.py --quick --painter skeleton-random --out out/bench_class
 
 Each class is painted by :func:`strokeparam.paint.paint_class` (EfficientNet-Lite0 + Lite1), then
@@ -94,6 +95,7 @@ def main():
     p.add_argument("--overlap", type=int, help="px shared by neighbouring tiles (default: paint_class's)")
     p.add_argument("--underpainting", type=int,
                    help="strokes of a whole-canvas layer under the tiles, 0 for none (default: paint_class's)")
+    p.add_argument("--grayscale", action="store_true", help="gray strokes only (BrushstrokeParam(grayscale=True))")
     p.add_argument("--mypaint-seeds", type=int, default=1,
                    help="MyPaint re-paints judged per class, seeds 0..N-1 (default 1; the table's columns are seed 0)")
     p.add_argument("--jobs", type=int, default=1,
@@ -115,7 +117,8 @@ def main():
                    threads=1 if args.jobs > 1 else torch.get_num_threads(),
                    canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
                                                  grid=args.grid, overlap=args.overlap,
-                                                 underpainting=args.underpainting).items() if v is not None})
+                                                 underpainting=args.underpainting,
+                                                 grayscale=args.grayscale or None).items() if v is not None})
     if args.draws is not None and not 0 <= args.draws <= options["copies"]:
         p.error(f"--draws must be from 0 to --copies ({options['copies']})")
     start = time.perf_counter()
@@ -142,7 +145,7 @@ def main():
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps, {options['copies']} copies, "
           f"{'half' if args.draws is None else args.draws} of them random brush draws, "
-          f"painted at {options['resolution']} px, "
+          f"painted at {options['resolution']} px{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")
     for index, name, ((rank_n, p_n), (rank_m, p_m), *_) in rows:

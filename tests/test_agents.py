@@ -134,6 +134,35 @@ def test_smoke_training_step(dataset, tmp_path):
     assert rows[-1].split(",")[rows[0].split(",").index("wasserstein")] != ""      # the critic trained
 
 
+def test_mirrored_faces_on_a_gray_canvas(tmp_path):
+    from strokeparam.agents.training import ImageStream, main
+    data = load_dataset("faces", "train", limit=8)
+    plain = ImageStream(data, 8, 0, 0, 1, torch.device("cpu")).next()[0]
+    stream = ImageStream(data, 8, 0, 0, 1, torch.device("cpu"), mirror=True)
+    mirrored = stream.next()[0]
+    flipped = [bool((m == p.flip(-1)).all() and not (m == p).all()) for m, p in zip(mirrored, plain)]
+    kept = [bool((m == p).all()) for m, p in zip(mirrored, plain)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 0 < sum(flipped) < 8
+    again = ImageStream(data, 8, 0, 0, 1, torch.device("cpu"), mirror=True)
+    assert torch.equal(again.next()[0], mirrored)                          # seeded by the data position
+    run = tmp_path / "run"
+    args = ["--preset", "smoke", "--dataset", "faces", "--untrained-painter", "--run", str(run), "--steps", "1",
+            "--batch-size", "2", "--strokes", "2", "--limit", "8", "--no-progress", "--threads", "1",
+            "--set", "mirror=true", "--set", "background=[0.45,0.45,0.45]", "--export", "--export-dir",
+            str(tmp_path / "export"), "--eval-images", "3"]
+    assert main(recipe_presets(), args) == 0
+    card = json.loads((tmp_path / "export" / "faces.json").read_text())
+    assert card["architecture"]["background"] == pytest.approx([0.45] * 3)
+    baselines = card["evaluation"]["baselines"]
+    assert baselines["mean_image"] < baselines["blank"]
+    assert load_agent(path=tmp_path / "export" / "faces.safetensors").background.tolist() == pytest.approx([0.45] * 3)
+    with pytest.raises(SystemExit, match="background"):
+        main(recipe_presets(), ["--preset", "smoke", "--set", "background=[2,0,0]", "--run", str(tmp_path / "b")])
+    with pytest.raises(SystemExit, match="templates"):
+        main(recipe_presets(), ["--preset", "smoke", "--dataset", "mnist", "--set", "mirror=true",
+                                "--run", str(tmp_path / "m")])
+
+
 def test_resume_after_kill(tmp_path):
     from strokeparam.agents.training import main
     run = tmp_path / "run"
@@ -207,6 +236,8 @@ def test_forcing_loss_decreases(painter):
         last = task.train_step([batch], step)["forcing"]
     assert last < 0.8 * first
     assert task.forcing_weight(0) == 1.0 and task.forcing_weight(10 ** 6) == 0.0
+    task.cfg = dict(cfg, forcing_weight=0.5, forcing_floor=0.2, forcing_decay_steps=10)
+    assert task.forcing_weight(105) == pytest.approx(0.35) and task.forcing_weight(10 ** 6) == pytest.approx(0.2)
     actions = torch.stack([load_templates().actions[c] for c in (3, 8)])
     assert forcing_loss(actions, torch.tensor([3, 8]), load_templates()) == 0
 

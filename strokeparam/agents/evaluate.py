@@ -49,15 +49,22 @@ def reconstruct_set(agent: PaintingAgent, data: ImageSet, num: int | None = None
     return result
 
 
-def evaluate(agent: PaintingAgent, data: ImageSet, num: int | None = None, progress: bool = False) -> tuple[dict, dict]:
-    """Held-out scores of an agent on ``data``: painter and MyPaint MSE, their ratio, and stroke order
-    (MNIST: agreement with the digit templates; kanji: human stroke order). Returns (scores, the
+def evaluate(agent: PaintingAgent, data: ImageSet, num: int | None = None, progress: bool = False,
+             mean_image: torch.Tensor | None = None) -> tuple[dict, dict]:
+    """Held-out scores of an agent on ``data``: painter and MyPaint MSE, their ratio, the baselines (a
+    blank canvas; with ``mean_image`` (3, H, W), e.g. the training images' mean, that image), and stroke
+    order (MNIST: agreement with the digit templates; kanji: human stroke order). Returns (scores, the
     :func:`reconstruct_set` result with the images)."""
     from .order import kanji_scores, template_scores
     from .templates import load_templates
     result = reconstruct_set(agent.eval(), data, num=num, progress=progress)
     scores = {k: result[k] for k in ("num", "painter_mse", "painter_draw_mse", "mypaint_mse", "transfer_ratio")
               if k in result}
+    targets = result["targets"]
+    scores["baselines"] = {"blank": float(np.mean((targets - agent.background.cpu().numpy()) ** 2))}
+    if mean_image is not None:
+        mean = mean_image.detach().cpu().permute(1, 2, 0).numpy()
+        scores["baselines"]["mean_image"] = float(np.mean((targets - mean) ** 2))
     if data.name == "mnist":
         scores["template_order"] = template_scores(result["actions"], data.labels[:result["num"]].numpy(),
                                                    load_templates())

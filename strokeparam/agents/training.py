@@ -11,7 +11,8 @@ scored on strokes as variable as MyPaint's, not on their expected shape). The MS
 touch); the logged ``mse`` is the full-resolution one. With templates (MNIST: the digit templates;
 kanji: each character's own human strokes), the first ``precondition_steps`` steps train on the forcing
 loss alone (the paper's preconditioning); afterwards its weight falls linearly from ``forcing_weight``
-to 0 over ``forcing_decay_steps``. Critic fakes are either fresh rollouts of other batches
+to ``forcing_floor`` over ``forcing_decay_steps`` (a floor keeps the order and direction the MSE and
+the critic are blind to). Critic fakes are either fresh rollouts of other batches
 (``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the policy's own rollout (no
 extra painting: the CPU way).
 
@@ -38,15 +39,22 @@ from .weights_io import WEIGHTS_DIR, save_agent
 
 
 class ImageStream(EpochStream):
-    """Batches ``(images, labels)`` of a dataset in a seeded per-epoch order, each process its own slice."""
+    """Batches ``(images, labels)`` of a dataset in a seeded per-epoch order, each process its own slice;
+    with ``mirror`` each image is flipped left-right with probability 1/2 (seeded by the data position)."""
 
-    def __init__(self, data: ImageSet, batch: int, seed: int, rank: int, size: int, device: torch.device):
+    def __init__(self, data: ImageSet, batch: int, seed: int, rank: int, size: int, device: torch.device,
+                 mirror: bool = False):
         super().__init__(len(data), batch, seed, rank, size, device)
-        self.data, self.info = data, data.info
+        self.data, self.info, self.mirror = data, data.info, mirror
 
     def batch_of(self, indices: torch.Tensor):
         labels = None if self.data.labels is None else self.data.labels[indices].to(self.device)
-        return self.data.images(indices).to(self.device), labels
+        images = self.data.images(indices)
+        if self.mirror:
+            coin = torch.Generator().manual_seed(self.seed * 7919 + self.position * 31 + self.rank)
+            flip = torch.rand(len(images), generator=coin) < 0.5
+            images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+        return images.to(self.device), labels
 
 
 def pyramid_mse(image: torch.Tensor, target: torch.Tensor, levels: int = 1) -> torch.Tensor:
@@ -66,7 +74,8 @@ class AgentTask(Task):
 
     def __init__(self, cfg: dict, device: torch.device, painter, ink: str, templates: Templates | None = None):
         super().__init__(cfg, device)
-        self.agent = PaintingAgent(painter, strokes=cfg["strokes"], ink=ink, **cfg["policy"]).to(device)
+        self.agent = PaintingAgent(painter, strokes=cfg["strokes"], ink=ink, background=cfg.get("background", (1.0, 1.0, 1.0)),
+                                   **cfg["policy"]).to(device)
         self.critic = Critic(**cfg["critic"]).to(device)
         self.templates = templates
         self.modules = {"agent": self.agent, "critic": self.critic}
@@ -77,13 +86,15 @@ class AgentTask(Task):
         return self.templates is not None and step < self.cfg["precondition_steps"]
 
     def forcing_weight(self, step: int) -> float:
-        """1 while preconditioning, then ``forcing_weight`` decaying linearly to 0; 0 without templates."""
+        """1 while preconditioning, then ``forcing_weight`` decaying linearly to ``forcing_floor``; 0 without
+        templates."""
         if self.templates is None:
             return 0.0
         if self.preconditioning(step):
             return 1.0
         done = (step - self.cfg["precondition_steps"]) / max(1, self.cfg["forcing_decay_steps"])
-        return self.cfg["forcing_weight"] * max(0.0, 1.0 - done)
+        floor = self.cfg.get("forcing_floor", 0.0)
+        return floor + (self.cfg["forcing_weight"] - floor) * max(0.0, 1.0 - done)
 
     def adversarial(self, step: int) -> bool:
         return not self.preconditioning(step) and self.cfg["adv_weight"] > 0 and self.cfg["critic_steps"] > 0
@@ -213,12 +224,18 @@ def main(presets: dict, argv=None) -> int:
         raise SystemExit(str(exc)) from None
     use_templates = (args.dataset in ("mnist", "kanji") and not args.no_precondition
                      and cfg["precondition_steps"] + cfg["forcing_weight"] > 0)
+    if not all(0.0 <= v <= 1.0 for v in cfg["background"]):
+        raise SystemExit(f"--set background: the canvas color is an RGB triple in [0, 1], got {cfg['background']}")
+    if use_templates and cfg["mirror"]:
+        raise SystemExit("--set mirror=true flips the targets away from their stroke templates; "
+                         "use it with --no-precondition or for faces / celeba")
     identity = dict(preset=args.preset, dataset=args.dataset, painter=args.painter,
                     untrained_painter=args.untrained_painter, templates=use_templates)
     return train(args, cfg, args.run or Path("runs") / f"agent-{args.dataset}-{args.preset}", identity,
                  lambda device: AgentTask(cfg, device, _painter(args), INK[args.dataset],
                                           templates(data, cfg["strokes"]) if use_templates else None),
-                 lambda start, rank, size, device: ImageStream(data, cfg["batch_size"], args.seed, rank, size, device),
+                 lambda start, rank, size, device: ImageStream(data, cfg["batch_size"], args.seed, rank, size, device,
+                                                               mirror=cfg.get("mirror", False)),
                  export, desc=f"agent/{args.dataset}/{args.preset}")
 
 
@@ -230,5 +247,6 @@ def export(task: AgentTask, summary: dict, cfg: dict, args) -> None:
                 torch_version=torch.__version__, parameters=sum(p.numel() for p in agent.policy.parameters()))
     if args.eval_images > 0:
         test = load_dataset(args.dataset, "test", root=args.root, limit=args.eval_images)
-        card["evaluation"] = evaluate(agent, test)[0]
+        train_mean = load_dataset(args.dataset, "train", root=args.root, limit=cfg.get("limit")).images().mean(0)
+        card["evaluation"] = evaluate(agent, test, mean_image=train_mean)[0]
     save_agent(agent, Path(args.export_dir) / f"{args.export_name or args.dataset}.safetensors", card)
