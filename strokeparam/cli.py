@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("image", metavar="IMAGE", help="an image file, skimage:NAME, or DATASET:N for held-out "
                        "image N of a dataset that ships with installed packages (mnist, kanji, faces)")
     recon.add_argument("--agent", default=None, help="a shipped agent's name or an agent .safetensors file "
-                       "(default: the shipped MNIST agent)")
+                       "(default: the shipped agent of a DATASET:N image's dataset, else the MNIST agent)")
     recon.add_argument("--out", type=Path, help="output PNG; strokes beside it as .json "
                        "(default out/<image>_agent.png)")
     recon.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
@@ -472,7 +472,10 @@ def cmd_reconstruct(args) -> int:
     from .agents import load_agent, reconstruct
     from .param import BrushstrokeParam
     from .pictures import mypaint_path, target_image
+    from .agents.weights_io import shipped_agents
     spec = args.agent
+    if spec is None and args.image.partition(":")[0] in shipped_agents():
+        spec = args.image.partition(":")[0]                  # faces:3 → the shipped faces agent
     if spec is not None and spec.endswith(".safetensors"):
         agent = load_agent(path=Path(spec), device=args.device)
     else:

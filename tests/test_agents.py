@@ -300,3 +300,15 @@ def test_shipped_mnist_agent_paints_held_out_digits():
     assert painting.actions.shape == (20, 8, 12)
     mse = ((painting.canvas - target) ** 2).mean().item()
     assert mse < 0.03 < ((1.0 - target) ** 2).mean().item()            # far better than a blank canvas
+
+
+def test_shipped_faces_agent_beats_the_mean_face():
+    agent = load_agent("faces")
+    assert agent.strokes == 15 and agent.ink == "gray"
+    faces = load_dataset("faces", "test")
+    target = faces.images()
+    mse = ((reconstruct(target, agent=agent).canvas - target) ** 2).mean().item()
+    mean_face = load_dataset("faces", "train").images().mean(0)
+    assert mse < ((target - mean_face) ** 2).mean().item()
+    evaluation = agent.card["evaluation"]
+    assert evaluation["painter_mse"] < evaluation["baselines"]["mean_image"] and evaluation["transfer_ratio"] <= 1.5

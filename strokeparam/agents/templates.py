@@ -78,3 +78,35 @@ def forcing_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templat
     mask = templates.mask[:, :k].to(actions.device)[labels].to(actions.dtype)
     diff = (actions[:, :k, FORCED_FIELDS] - target[..., FORCED_FIELDS]).square().mean(-1)
     return (diff * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def _curves(actions: torch.Tensor, num: int = 8) -> torch.Tensor:
+    """Points along the Bezier skeletons of (..., 12) actions at ``num`` even parameter steps: (..., num, 2)."""
+    points = actions[..., A.POINTS].unflatten(-1, (3, 2))
+    t = torch.linspace(0.0, 1.0, num, dtype=actions.dtype, device=actions.device)[:, None]
+    return ((1 - t) ** 2 * points[..., None, 0, :] + 2 * (1 - t) * t * points[..., None, 1, :]
+            + t ** 2 * points[..., None, 2, :])
+
+
+def agreement_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templates, margin: float = 0.03,
+                   ink: float = 0.2) -> torch.Tensor:
+    """A hinge that is zero once each image's first strokes follow its template in order and direction,
+    whatever their exact shape (the MSE shapes them): stroke k must lie nearer to template stroke k than
+    to any other template stroke, and nearer to it run forwards than reversed, each by ``margin`` (mean
+    point distance, canvas = 1); and it must be inked (mean pressure >= ``ink``). ``actions`` (B, T, 12),
+    ``labels`` (B,); the measure it trains for is :func:`strokeparam.agents.order.template_agreement`.
+    """
+    k = min(actions.shape[1], templates.actions.shape[1])
+    mask = templates.mask[:, :k].to(actions.device)[labels]                                # (B, k)
+    mine = _curves(actions[:, :k])                                                         # (B, k, P, 2)
+    theirs = _curves(templates.actions[:, :k].to(actions))[labels]                         # (B, k, P, 2)
+    fwd = (mine[:, :, None] - theirs[:, None]).norm(dim=-1).mean(-1)                       # (B, k, k)
+    rev = (mine[:, :, None] - theirs[:, None].flip(-2)).norm(dim=-1).mean(-1)
+    near = torch.minimum(fwd, rev)
+    own = near.diagonal(dim1=1, dim2=2)                                                    # (B, k)
+    others = mask[:, None, :] & ~torch.eye(k, dtype=torch.bool, device=actions.device)     # real strokes j != i
+    order = (torch.relu(own[..., None] - near + margin) * others).sum(-1)
+    direction = torch.relu(fwd.diagonal(dim1=1, dim2=2) - rev.diagonal(dim1=1, dim2=2) + margin)
+    inked = torch.relu(ink - actions[:, :k, A.PRESSURE].mean(-1))
+    per_stroke = (order + direction + inked) * mask
+    return per_stroke.sum() / mask.sum().clamp_min(1)

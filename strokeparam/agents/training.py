@@ -34,7 +34,7 @@ from .agent import PaintingAgent
 from .critic import Critic, gradient_penalty
 from .datasets import DATASETS, INK, ImageSet, load_dataset
 from .evaluate import evaluate
-from .templates import Templates, forcing_loss, human_templates, load_templates
+from .templates import Templates, agreement_loss, forcing_loss, human_templates, load_templates
 from .weights_io import WEIGHTS_DIR, save_agent
 
 
@@ -70,7 +70,7 @@ class AgentTask(Task):
     """The agent (policy + frozen painter) and the critic, with their optimizers and one training step."""
 
     name = "agent"
-    columns = ("mse", "forcing", "w_force", "adv", "wasserstein", "gp")
+    columns = ("mse", "forcing", "w_force", "agreement", "adv", "wasserstein", "gp")
 
     def __init__(self, cfg: dict, device: torch.device, painter, ink: str, templates: Templates | None = None):
         super().__init__(cfg, device)
@@ -146,6 +146,10 @@ class AgentTask(Task):
                 forcing = forcing_loss(painting.actions, labels, self.templates)
                 loss = loss + w_force * forcing
                 out["forcing"] = forcing.item()
+            if self.templates is not None and self.cfg.get("agreement_weight", 0.0) > 0:
+                agreement = agreement_loss(painting.actions, labels, self.templates, self.cfg["agreement_margin"])
+                loss = loss + self.cfg["agreement_weight"] * agreement
+                out["agreement"] = agreement.item()
             if self.adversarial(step):
                 self.critic.requires_grad_(False)
                 adv = -self.critic(canvas, target).mean()

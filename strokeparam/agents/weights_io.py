@@ -35,6 +35,11 @@ def read_card(path) -> dict:
     return read_json_card(path, "agent", _check_format)
 
 
+def shipped_agents() -> list[str]:
+    """Names of the agents that ship with strokeparam (each trained on the dataset of that name)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
 def load_agent(name: str = DEFAULT_AGENT, path=None, device=None) -> PaintingAgent:
     """A trained agent in eval mode: the shipped one called ``name``, or the weights file ``path``.
 
@@ -43,8 +48,7 @@ def load_agent(name: str = DEFAULT_AGENT, path=None, device=None) -> PaintingAge
     if path is None:
         path = WEIGHTS_DIR / f"{name}.safetensors"
         if not path.is_file():
-            shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-            raise FileNotFoundError(f"no shipped agent {name!r} ({path}); shipped agents: {shipped or 'none'}. "
+            raise FileNotFoundError(f"no shipped agent {name!r} ({path}); shipped agents: {shipped_agents() or 'none'}. "
                                     "Train one with recipes/train_agent.py --export, then pass path=")
     path = Path(path)
     if not path.is_file():
