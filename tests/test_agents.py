@@ -16,6 +16,7 @@ from strokeparam import actions as A
 from strokeparam.agents import (Critic, PaintingAgent, apply_ink, forcing_loss, gradient_penalty, load_agent,
                                 load_dataset, load_templates, reconstruct, render_actions, save_agent)
 from strokeparam.agents import kanjivg, order
+from strokeparam.agents.templates import agreement_loss
 from strokeparam.agents.training import AgentTask
 from strokeparam.painters import create_painter
 
@@ -240,6 +241,28 @@ def test_forcing_loss_decreases(painter):
     assert task.forcing_weight(105) == pytest.approx(0.35) and task.forcing_weight(10 ** 6) == pytest.approx(0.2)
     actions = torch.stack([load_templates().actions[c] for c in (3, 8)])
     assert forcing_loss(actions, torch.tensor([3, 8]), load_templates()) == 0
+
+
+def test_agreement_loss_is_zero_exactly_when_strokes_follow_the_template():
+    templates = load_templates()
+    labels = torch.arange(10)
+    acts = torch.zeros(10, 8, 12)
+    acts[:, :4] = templates.actions
+    assert agreement_loss(acts, labels, templates, margin=0.0) == 0
+    assert order.template_scores(acts.numpy(), labels.numpy(), templates)["follows"] == 1.0
+    reversed_ = acts.clone()
+    reversed_[..., 6:8], reversed_[..., 10:12] = acts[..., 10:12], acts[..., 6:8]
+    swapped = acts.clone()
+    swapped[7, [0, 1]] = acts[7, [1, 0]]                                    # 7: the bar, then the diagonal
+    for bad in (reversed_, swapped):
+        loss = agreement_loss(bad.requires_grad_(), labels, templates, margin=0.0)
+        assert loss > 0
+        loss.backward()
+        assert bad.grad[..., A.POINTS].abs().sum() > 0
+    dry = acts.clone()
+    dry[:, 6, :2] = 0.5                                                     # ink past the template's strokes
+    assert agreement_loss(dry, labels, templates, margin=0.0) == 0
+    assert agreement_loss(dry, labels, templates, margin=0.0, only_template=True) > 0
 
 
 def test_stroke_order_metrics():

@@ -89,11 +89,13 @@ def _curves(actions: torch.Tensor, num: int = 8) -> torch.Tensor:
 
 
 def agreement_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templates, margin: float = 0.03,
-                   ink: float = 0.2) -> torch.Tensor:
+                   ink: float = 0.2, only_template: bool = False) -> torch.Tensor:
     """A hinge that is zero once each image's first strokes follow its template in order and direction,
     whatever their exact shape (the MSE shapes them): stroke k must lie nearer to template stroke k than
     to any other template stroke, and nearer to it run forwards than reversed, each by ``margin`` (mean
-    point distance, canvas = 1); and it must be inked (mean pressure >= ``ink``). ``actions`` (B, T, 12),
+    point distance, canvas = 1); and it must be inked (mean pressure >= ``ink``). With ``only_template``
+    the strokes past the template's own must stay dry (mean pressure <= 0.01: a person
+    writes a character with its own strokes, no more). ``actions`` (B, T, 12),
     ``labels`` (B,); the measure it trains for is :func:`strokeparam.agents.order.template_agreement`.
     """
     k = min(actions.shape[1], templates.actions.shape[1])
@@ -109,4 +111,8 @@ def agreement_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templ
     direction = torch.relu(fwd.diagonal(dim1=1, dim2=2) - rev.diagonal(dim1=1, dim2=2) + margin)
     inked = torch.relu(ink - actions[:, :k, A.PRESSURE].mean(-1))
     per_stroke = (order + direction + inked) * mask
+    if only_template:
+        extra = torch.ones(actions.shape[:2], dtype=torch.bool, device=actions.device)
+        extra[:, :k] = ~mask
+        per_stroke = per_stroke.sum(-1) + (torch.relu(actions[..., A.PRESSURE].mean(-1) - 0.01) * extra).sum(-1)
     return per_stroke.sum() / mask.sum().clamp_min(1)

@@ -3,7 +3,8 @@
 One step runs ``critic_steps`` WGAN-GP critic updates (gradient penalty ``gp_weight``), then paints a
 batch of targets through the neural painter and updates the policy on
 
-    adv_weight * -critic(painting, target) + mse_weight * MSE(painting, target) + w_force(step) * forcing.
+    adv_weight * -critic(painting, target) + mse_weight * MSE(painting, target) + w_force(step) * forcing
+        + agreement_weight * agreement.
 
 With ``painter_draws`` the canvas is painted with random draws of a stochastic painter (so the policy is
 scored on strokes as variable as MyPaint's, not on their expected shape). The MSE is summed over
@@ -11,10 +12,12 @@ scored on strokes as variable as MyPaint's, not on their expected shape). The MS
 touch); the logged ``mse`` is the full-resolution one. With templates (MNIST: the digit templates;
 kanji: each character's own human strokes), the first ``precondition_steps`` steps train on the forcing
 loss alone (the paper's preconditioning); afterwards its weight falls linearly from ``forcing_weight``
-to ``forcing_floor`` over ``forcing_decay_steps`` (a floor keeps the order and direction the MSE and
-the critic are blind to). Critic fakes are either fresh rollouts of other batches
-(``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the policy's own rollout (no
-extra painting: the CPU way).
+to ``forcing_floor`` over ``forcing_decay_steps``. The MSE and the critic are blind to stroke order
+and direction; the agreement loss (:func:`.templates.agreement_loss`, after preconditioning) keeps them:
+a hinge that is zero once the first strokes follow the template in order and direction, whatever their
+shape (``only_template``: and no ink past the template's strokes). Critic fakes are either fresh
+rollouts of other batches (``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the
+policy's own rollout (no extra painting: the CPU way).
 
 The loop (checkpoints, resume, the metrics log, process groups) is :func:`strokeparam.training.train`.
 """
@@ -147,7 +150,8 @@ class AgentTask(Task):
                 loss = loss + w_force * forcing
                 out["forcing"] = forcing.item()
             if self.templates is not None and self.cfg.get("agreement_weight", 0.0) > 0:
-                agreement = agreement_loss(painting.actions, labels, self.templates, self.cfg["agreement_margin"])
+                agreement = agreement_loss(painting.actions, labels, self.templates, self.cfg["agreement_margin"],
+                                           only_template=self.cfg["only_template"])
                 loss = loss + self.cfg["agreement_weight"] * agreement
                 out["agreement"] = agreement.item()
             if self.adversarial(step):
