@@ -356,8 +356,8 @@ THUMBNAIL_MAX = 256
 def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painting: int = 0,
                   brush: str = "classic/dry_brush") -> np.ndarray:
     """One painting's strokes re-painted by MyPaint as a premultiplied RGBA layer, float32 (H, W, 4)
-    at the param's output size. It is the stroke layer of ``param.to_mypaint`` (painting b uses
-    ``seed + b``): composited over the background it gives the same image."""
+    at the param's output size. It is the stroke layer of ``param.to_mypaint`` with the same ``seed``:
+    composited over the background it gives the same image."""
     from .mypaint import MyPaintRenderer
     b = _check_painting(param, painting)
     if not isinstance(quantize, bool):
@@ -368,7 +368,7 @@ def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painti
         acts = A.quantize(acts)
     origins, tiles = param.placement()
     layer = MyPaintRenderer(brush, layout.tile).paint(
-        acts, size=(layout.height, layout.width), seed=None if seed is None else seed + b, rgba=True,
+        acts, size=(layout.height, layout.width), warmups=param.brush_states(seed)[b], rgba=True,
         origins=origins, tile=tiles)
     layer = param.resize(torch.from_numpy(layer).permute(2, 0, 1)[None])
     return layer[0].permute(1, 2, 0).numpy()

@@ -226,25 +226,39 @@ class BrushstrokeParam(nn.Module):
             return canvas
         return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
+    def brush_states(self, seed: int | None) -> list:
+        """Per painting, the brush randomness of each stroke (MyPaintRenderer.paint's ``warmups``) that the
+        real brush in the loop gives it under brush seed ``seed``; None entries (fresh) when ``seed`` is None."""
+        from .mypaint.loop import loop_states
+        if seed is None:
+            return [None] * self.batch
+        seed = integer(seed, "seed", 0, what="a brush seed (an integer >= 0) or None")
+        # the loop renders level by level, the whole batch at once under seed + level
+        per_level = [np.asarray(loop_states(seed + level, self.batch * layout.tiles * n)).reshape(self.batch, -1)
+                     for level, (layout, n) in enumerate(self.levels)]
+        return [np.concatenate([level[b] for level in per_level]) for b in range(self.batch)]
+
     def to_mypaint(self, seed: int | None = None, quantize: bool = False, brush: str = "classic/dry_brush",
                    progress: bool = False) -> torch.Tensor:
         """Re-paint the current strokes with the real MyPaint on the same layout → (batch, 3, H, W).
 
         ``quantize`` snaps the actions to SPIRAL-style discrete levels first (:func:`actions.quantize`).
-        Painting b of the batch uses ``seed + b`` (or fresh randomness with ``seed=None``).
+        Each stroke gets the brush randomness the real brush in the loop gives it under brush seed ``seed``
+        (fresh randomness with ``seed=None``): ``to_mypaint(seed=s)`` re-paints exactly the strokes that
+        ``image(mypaint=True)`` composites for a param of brush seed ``s``, so what was optimized is kept.
         """
         from .mypaint import MyPaintRenderer
         from .progress import progress as progress_bar
         acts = self.actions().detach().cpu().numpy()
+        states = self.brush_states(seed)
         if quantize:
             acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
         renderer = MyPaintRenderer(brush, self.layout.tile)
         origins, tiles = self.placement()
         size = (self.layout.height, self.layout.width)
         bg = self.background.cpu().numpy()
-        out = [renderer.paint(a, size=size, background=bg, seed=None if seed is None else seed + b,
-                              origins=origins, tile=tiles)
-               for b, a in enumerate(progress_bar(acts, disable=not progress, desc="MyPaint"))]
+        out = [renderer.paint(a, size=size, background=bg, warmups=w, origins=origins, tile=tiles)
+               for a, w in zip(progress_bar(acts, disable=not progress, desc="MyPaint"), states)]
         canvas = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(self.raw.device)
         return self.resize(canvas)
 

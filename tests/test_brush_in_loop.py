@@ -32,6 +32,17 @@ def test_brush_renders_what_mypaint_paints_for_any_number_of_workers():
     assert not np.array_equal(a, alone(acts, 64, seed=8))
 
 
+def test_the_repaint_of_a_seed_is_what_the_loop_showed_for_it(painter):
+    """One tile: to_mypaint(seed=s) paints each stroke with the brush randomness the loop gave it under
+    brush seed s (chunk by chunk, CHUNK strokes each), so the optimized picture is the one kept."""
+    for seed in (0, 5):
+        param = BrushstrokeParam(strokes=CHUNK + 8, batch=2, painter=painter, seed=seed, mypaint=True)
+        with torch.no_grad():
+            shown = param.image()
+        assert (shown - param.to_mypaint(seed=seed)).abs().max() < 2e-3
+        assert (shown - param.to_mypaint(seed=seed + 1)).abs().mean() > 0.01
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, True, 10 ** 6])
 def test_brush_checks_workers(bad):
     with pytest.raises(ValueError, match="workers"):

@@ -28,6 +28,14 @@ def chunk_seeds(seed: int, chunks: int) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(int(seed)).generate_state(chunks, dtype=np.uint32)]
 
 
+def loop_states(seed: int, num: int) -> list[int]:
+    """The brush randomness (:func:`.renderer.brush_states`) that a call seeded with ``seed`` gives its
+    ``num`` strokes, chunk by chunk: MyPaintRenderer.paint(warmups=...) re-paints them exactly so."""
+    from .renderer import brush_states
+    chunks = [min(CHUNK, num - i) for i in range(0, num, CHUNK)]
+    return [w for n, s in zip(chunks, chunk_seeds(seed, len(chunks))) for w in brush_states(s, n)]
+
+
 _LOCAL = threading.local()
 
 

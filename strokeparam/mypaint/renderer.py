@@ -149,10 +149,16 @@ class MyPaintRenderer:
         finally:
             lib.mypaint_brush_unref(brush)
 
-    def _warmups(self, num: int, seed) -> list[int]:
+    def _warmups(self, num: int, seed, warmups=None) -> list[int]:
+        if warmups is not None:
+            states = np.asarray(warmups)
+            if (states.shape != (num,) or not np.issubdtype(states.dtype, np.integer)
+                    or (num and not 0 <= states.min() <= states.max() < MAX_WARMUP)):
+                raise ValueError(f"warmups must be {num} integers in [0, {MAX_WARMUP}), one per stroke")
+            return states.tolist()
         if seed is not None and not (is_int(seed) and seed >= 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-        return np.random.default_rng(seed).integers(0, MAX_WARMUP, size=num).tolist()
+        return brush_states(seed, num)
 
     def render(self, actions, seed: int | None = None) -> np.ndarray:
         """Straight alpha of each stroke on its own fresh canvas: float32 (N, size, size) in [0, 1]."""
@@ -169,7 +175,8 @@ class MyPaintRenderer:
         return out
 
     def paint(self, actions, size: int | tuple | None = None, background=(1.0, 1.0, 1.0),
-              seed: int | None = None, rgba: bool = False, origins=None, tile: int | None = None) -> np.ndarray:
+              seed: int | None = None, rgba: bool = False, origins=None, tile: int | None = None,
+              warmups=None) -> np.ndarray:
         """Composite the strokes in order on one canvas: float32 (H, W, 3) in [0, 1].
 
         ``size`` is the canvas side or (height, width); by default the actions' coordinates are
@@ -177,13 +184,14 @@ class MyPaintRenderer:
         ``origins`` ((N, 2) top-left pixels), each stroke instead lies in its own ``tile``-px square
         at its origin (the stitched layout of a BrushstrokeParam; ``tile`` may be one side per stroke).
         ``background`` is an RGB triple in [0, 1]; ``rgba=True`` returns the premultiplied RGBA layer
-        (H, W, 4) without the background.
+        (H, W, 4) without the background. ``warmups`` (one integer in [0, MAX_WARMUP) per stroke) sets each
+        stroke's brush randomness directly, in place of ``seed`` (see :func:`brush_states`).
         """
         acts = A.validate(actions)
         height, width = _canvas_shape(self.size if size is None else size)
         bg = rgb(background)
         specs = self._specs(acts, height, width, origins, tile)
-        warmups = self._warmups(len(acts), seed)
+        warmups = self._warmups(len(acts), seed, warmups)
         surface = _Surface(width, height)
         try:
             for spec, warmup in zip(specs, warmups):
@@ -229,6 +237,12 @@ class MyPaintRenderer:
             self._check_canvas(int(side), max(height, width))
         specs = [A.to_mypaint(a, int(t)) for a, t in zip(acts, tiles)]
         return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
+
+
+def brush_states(seed: int | None, num: int) -> list[int]:
+    """The brush randomness of ``num`` strokes painted with ``seed``: each stroke's warm-up (how far its
+    brush's random stream is advanced before it paints), drawn from ``seed`` (fresh when None)."""
+    return np.random.default_rng(seed).integers(0, MAX_WARMUP, size=num).tolist()
 
 
 def _canvas_shape(size) -> tuple[int, int]:
