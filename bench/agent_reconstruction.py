@@ -84,6 +84,14 @@ def main(argv=None) -> int:
     for key, label in (("template_order", "template agreement"), ("kanji_order", "kanji human order")):
         if key in scores:
             print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores[key].items()))
+    if args.dataset == "mnist":
+        from strokeparam.agents import load_templates
+        from strokeparam.agents.order import template_scores
+        per_class = template_scores(result["actions"], test.labels[:result["num"]].numpy(), load_templates(),
+                                    by_class=True)["classes"]
+        print("| digit | images | order | direction | follows |\n|---|---|---|---|---|")
+        for digit, row in per_class.items():
+            print(f"| {digit} | {row['images']} | {row['order']:.2f} | {row['direction']:.2f} | {row['follows']:.2f} |")
     if args.figure:
         figure(result, args.figure)
         print(f"figure: {args.figure}")

@@ -133,6 +133,7 @@ def test_smoke_training_step(dataset, tmp_path):
     rows = (run / "metrics.csv").read_text().splitlines()
     assert len(rows) == steps + 1 and "wasserstein" in rows[0]
     assert rows[-1].split(",")[rows[0].split(",").index("wasserstein")] != ""      # the critic trained
+    assert (rows[-1].split(",")[rows[0].split(",").index("agreement")] != "") == forced
 
 
 def test_mirrored_faces_on_a_gray_canvas(tmp_path):

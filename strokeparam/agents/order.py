@@ -60,13 +60,22 @@ def template_agreement(actions, template) -> dict:
     return dict(order=order, direction=direction, follows=order and direction)
 
 
-def template_scores(actions, labels, templates) -> dict:
-    """Fractions of images (actions (B, T, 12), labels (B,)) whose strokes follow their class template."""
+def template_scores(actions, labels, templates, by_class: bool = False) -> dict:
+    """Fractions of images (actions (B, T, 12), labels (B,)) whose strokes follow their class template;
+    ``by_class`` adds ``classes``: the same fractions and the image count per class label."""
     acts = np.asarray(actions)
     labels = np.asarray(labels)
     rows = [template_agreement(a, templates.actions[c][templates.mask[c]].numpy()) for a, c in zip(acts, labels)]
-    return {key: float(np.mean([r[key] for r in rows])) if rows else float("nan")
-            for key in ("order", "direction", "follows")}
+
+    def fractions(subset):
+        return {key: float(np.mean([r[key] for r in subset])) if subset else float("nan")
+                for key in ("order", "direction", "follows")}
+    scores = fractions(rows)
+    if by_class:
+        scores["classes"] = {templates.labels[c]: dict(fractions([r for r, k in zip(rows, labels) if k == c]),
+                                                       images=int((labels == c).sum()))
+                             for c in sorted(set(labels.tolist()))}
+    return scores
 
 
 def kendall_tau(x) -> float:
