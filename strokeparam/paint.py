@@ -49,7 +49,7 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 draws: int | None = None, lr: float = 0.05, degrees: float = 30.0, resolution: int = 224,
                 transforms=None, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
-                **param_kwargs) -> BrushstrokeParam:
+                kept_draw: bool = False, **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
     The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the classifiers see
@@ -68,6 +68,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.
+    With ``kept_draw`` (real brush in the loop) one of the draws is always MyPaint's picture for the
+    param's own brush seed, which ``to_mypaint(seed)`` re-paints (but for strokes' edges at tile borders):
+    the re-paint a user keeps is one of the pictures the classifiers optimized.
     ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
@@ -87,9 +90,12 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     generator = _generator(param.raw.device, seed)
     random = draws if param.in_loop or param.painter.stochastic else 0
 
+    kept = 1 if kept_draw and param.in_loop and random else 0
+
     def pictures():
         expected = param.image(mypaint=False)
-        drawn = [param.image(generator=generator, draws=random)] if random else []
+        drawn = [param.image()] * kept                                   # MyPaint at the param's brush seed
+        drawn += [param.image(generator=generator, draws=random - kept)] if random > kept else []
         return torch.cat([expected.repeat(copies - random, 1, 1, 1)] + drawn)
 
     model = _at_resolution(ensemble(models, device), size)

@@ -244,9 +244,9 @@ class BrushstrokeParam(nn.Module):
 
         ``quantize`` snaps the actions to SPIRAL-style discrete levels first (:func:`actions.quantize`).
         Each stroke gets the brush randomness the real brush in the loop gives it under brush seed ``seed``
-        (fresh randomness with ``seed=None``): on one tile ``to_mypaint(seed=s)`` is the picture that
-        ``image(mypaint=True)`` shows for a param of brush seed ``s``. (On a stitched canvas the strokes
-        differ a little: MyPaint's dabs also depend on where on its surface a stroke lies.)
+        (fresh randomness with ``seed=None``): ``to_mypaint(seed=s)`` is the picture that
+        ``image(mypaint=True)`` shows for a param of brush seed ``s``, but for the pixels where a stroke
+        crosses its tile's edge (the loop renders each stroke within its tile; MyPaint here paints it whole).
         """
         from .mypaint import MyPaintRenderer
         from .progress import progress as progress_bar

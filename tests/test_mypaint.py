@@ -21,7 +21,7 @@ def test_stroke_lies_on_its_bezier(renderer):
         rows = img.sum(axis=1)
         assert abs((rows * np.arange(64)).sum() / rows.sum() - y) < 1.5
         cols = img.sum(axis=0)
-        assert cols[:2].sum() == 0 and cols[-2:].sum() == 0        # nothing well beyond the end points
+        assert cols[:2].sum() + cols[-2:].sum() < 0.01 * cols.sum()   # next to nothing well beyond the ends
         assert (cols[12:52] > 0).all()                             # continuous along the path
     # a curved stroke bends toward its control point
     curve = np.array([0.8, 0.8, 0.4, 0, 0, 0, 0.1, 0.8, 0.5, 0.0, 0.9, 0.8])

@@ -127,10 +127,11 @@ class MyPaintRenderer:
             x0, y0 = path[0]
             rect = _lib.Rectangle()
             stroke_to, iface = lib.mypaint_brush_stroke_to, surface.iface
-            if warmup:  # advance the brush's random stream: idle dabs (pressure 0) along a detour
+            if warmup:  # advance the brush's random stream: idle dabs (pressure 0) along a detour, from the
+                # same point for every stroke, so the stream (and the stroke) is the same wherever it lies
                 lib.mypaint_surface_begin_atomic(iface)
-                stroke_to(brush, iface, x0, y0, 0.0, 0.0, 0.0, 0.01)
-                stroke_to(brush, iface, x0 + warmup * WARMUP_STEP, y0, 0.0, 0.0, 0.0, 0.01)
+                stroke_to(brush, iface, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01)
+                stroke_to(brush, iface, warmup * WARMUP_STEP, 0.0, 0.0, 0.0, 0.0, 0.01)
                 lib.mypaint_surface_end_atomic(iface, ctypes.byref(rect))
             lib.mypaint_brush_reset(brush)
             lib.mypaint_brush_new_stroke(brush)
