@@ -336,3 +336,15 @@ def test_shipped_faces_agent_beats_the_mean_face():
     assert mse < ((target - mean_face) ** 2).mean().item()
     evaluation = agent.card["evaluation"]
     assert evaluation["painter_mse"] < evaluation["baselines"]["mean_image"] and evaluation["transfer_ratio"] <= 1.5
+
+
+def test_shipped_kanji_agent_writes_in_a_persons_order():
+    agent = load_agent("kanji")
+    evaluation = agent.card["evaluation"]
+    assert evaluation["kanji_order"]["tau"] >= 0.8 and evaluation["kanji_order"]["coverage"] >= 0.85
+    test = load_dataset("kanji", "test", limit=12)
+    painting = reconstruct(test.images(), agent=agent)
+    scores = order.kanji_scores(painting.actions.numpy(), test.strokes)
+    assert scores["tau"] > 0.6 and scores["coverage"] > 0.7
+    mse = ((painting.canvas - test.images()) ** 2).mean().item()
+    assert mse < ((1.0 - test.images()) ** 2).mean().item()                 # better than the blank page

@@ -224,7 +224,7 @@ def test_reconstruct_paints_a_held_out_digit_with_an_agent(tmp_path, capsys):
 
 def test_reconstruct_picks_the_shipped_agent_of_the_dataset(tmp_path, capsys):
     from strokeparam.agents.weights_io import shipped_agents
-    assert {"mnist", "faces"} <= set(shipped_agents())
+    assert {"mnist", "faces", "kanji"} <= set(shipped_agents())
     out = tmp_path / "f.png"
     assert main(["reconstruct", "faces:2", "--out", str(out), "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("faces_test_2 (held-out image 2): 15 strokes, MSE ")
