@@ -9,7 +9,7 @@
 Each photo (shorter side ``--size`` px) is painted by :func:`strokeparam.paint.paint_content` with a
 style ``--preset``. The content
 loss (:func:`strokeparam.paint.content_loss`, no transforms) is measured for the initial random strokes
-and the optimized ones, each as the neural render and as re-painted by MyPaint (``to_mypaint(seed=0)``).
+and the optimized ones, each as the neural render and as re-painted by MyPaint (``to_mypaint(seed=SEED)``, the param's own brush seed).
 "kept" is the share of the neural render's loss reduction that the MyPaint re-paint also achieves.
 """
 import argparse
@@ -54,6 +54,8 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grayscale", action="store_true")
+    p.add_argument("--kept-draw", action="store_true",
+                   help="the brush draw in the loop is always the re-painted seed's (paint_content(kept_draw=True))")
     p.add_argument("--out", type=Path, help="save photo | before | after | MyPaint rows as PNG here")
     p.add_argument("--quick", action="store_true", help="2 photos at 64 px, 20 steps")
     args = p.parse_args()
@@ -74,12 +76,12 @@ def main():
         extra = {} if args.preset == "paper" else {"size": tuple(image.shape[-2:])}
         param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
                               seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
-                              progress=False, **extra)
+                              kept_draw=args.kept_draw, progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
                                  grayscale=args.grayscale, underpainting=0)
-        pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=0), param.to_mypaint(seed=0)]
+        pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=args.seed), param.to_mypaint(seed=args.seed)]
         reference = to_gray(image) if args.grayscale else image
         losses = [content_loss(x, reference, model) for x in pictures]
         tiles = (f"{layout.rows}x{layout.cols} x {layout.tile} px x {param.strokes} = "

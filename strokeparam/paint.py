@@ -223,7 +223,7 @@ STYLE_PRESETS = {
 def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
                   strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
                   layers=CONTENT_LAYERS, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
-                  **param_kwargs) -> BrushstrokeParam:
+                  kept_draw: bool = False, **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
     The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
@@ -234,7 +234,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
     the loop: each step the model sees the neural render and a fresh MyPaint draw of the strokes (see
-    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
+    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content; with ``kept_draw`` that draw is
+    always the one of the param's brush seed, the picture ``to_mypaint(seed)`` re-paints (see
+    :func:`paint_class`). ``grayscale`` paints in grays and
     compares with the photo's luma; ``palette`` (hex colors or RGB triples) restricts every stroke to
     those colors. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, background, constraints,
     init, workers, underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the final strokes.
@@ -262,7 +264,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
 
     def paintings():
         expected = param.image(mypaint=False)
-        return torch.cat([expected, param.image(generator=generator)]) if param.in_loop else expected
+        if not param.in_loop:
+            return expected
+        return torch.cat([expected, param.image(generator=None if kept_draw else generator)])
 
     render_vis(ensemble(model, device), content(target, layers),
                param_f=with_content(lambda: ([param.raw], paintings), target), thresholds=(steps,),
