@@ -70,7 +70,7 @@ def paint_and_judge(index: int, options: dict):
     param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
                         copies=options["copies"], draws=options["draws"],
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
-                        kept_draw=options["kept_draw"], progress=False, **options["canvas"])
+                        progress=False, **options["canvas"])
     neural = param.image(mypaint=False).detach()
     mypaint = torch.cat([param.to_mypaint(seed=seed) for seed in range(options["mypaint_seeds"])]).to(neural)
     results = ranks(_LOADED["referee"], torch.cat([neural, mypaint]), index)
@@ -95,8 +95,6 @@ def main():
     p.add_argument("--overlap", type=int, help="px shared by neighbouring tiles (default: paint_class's)")
     p.add_argument("--underpainting", type=int,
                    help="strokes of a whole-canvas layer under the tiles, 0 for none (default: paint_class's)")
-    p.add_argument("--kept-draw", action="store_true",
-                   help="one draw is always MyPaint at the brush seed the re-paint keeps (paint_class(kept_draw=True))")
     p.add_argument("--grayscale", action="store_true", help="gray strokes only (BrushstrokeParam(grayscale=True))")
     p.add_argument("--mypaint-seeds", type=int, default=1,
                    help="MyPaint re-paints judged per class, seeds 0..N-1 (default 1; the table's columns are seed 0)")
@@ -116,7 +114,6 @@ def main():
                    copies=args.copies or defaults["copies"].default,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
-                   kept_draw=args.kept_draw,
                    threads=1 if args.jobs > 1 else torch.get_num_threads(),
                    canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
                                                  grid=args.grid, overlap=args.overlap,

@@ -4,7 +4,6 @@ re-paints over several brush seeds) of ``paint_class(cls, size=224, steps=N)``, 
 ``make demo``, for each class and step count.
 
     python bench/demo_steps.py --classes 388 1 --steps 80 150
-    python bench/demo_steps.py --classes 388 1 --steps 150 --kept-draw 0 1    # with and without the kept draw
 """
 import argparse
 import time
@@ -20,22 +19,18 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[80, 150], help="step counts to compare")
     p.add_argument("--seeds", type=int, default=3, help="MyPaint seeds of the re-paints")
     p.add_argument("--size", type=int, default=224, help="canvas px (make demo: 224)")
-    p.add_argument("--kept-draw", nargs="+", type=int, default=[0], choices=[0, 1],
-                   help="paint_class(kept_draw=...) settings to compare: 0 off, 1 on (default: 0)")
     args = p.parse_args(argv)
     judge = load_classifier(JUDGE)
-    print(f"| class | steps | kept draw | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n"
-          "|---|---:|---|---:|---:|---|")
+    print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
     for cls in args.classes:
         for steps in args.steps:
-            for kept in args.kept_draw:
-                start = time.perf_counter()
-                param = paint_class(cls, size=args.size, steps=steps, kept_draw=bool(kept), progress=False)
-                seconds = time.perf_counter() - start
-                neural = verdict(judge, param.image(mypaint=False), cls)[0]
-                repaints = [verdict(judge, param.to_mypaint(seed=s), cls)[0] for s in range(args.seeds)]
-                print(f"| {class_name(cls)} | {steps} | {'yes' if kept else 'no'} | {seconds:.0f} | {neural:.3f} | "
-                      + ", ".join(f"{r:.2f}" for r in repaints) + " |", flush=True)
+            start = time.perf_counter()
+            param = paint_class(cls, size=args.size, steps=steps, progress=False)
+            seconds = time.perf_counter() - start
+            neural = verdict(judge, param.image(mypaint=False), cls)[0]
+            repaints = [verdict(judge, param.to_mypaint(seed=s), cls)[0] for s in range(args.seeds)]
+            print(f"| {class_name(cls)} | {steps} | {seconds:.0f} | {neural:.3f} | "
+                  + ", ".join(f"{r:.2f}" for r in repaints) + " |", flush=True)
     return 0
 
 

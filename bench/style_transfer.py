@@ -54,8 +54,6 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grayscale", action="store_true")
-    p.add_argument("--kept-draw", action="store_true",
-                   help="the brush draw in the loop is always the re-painted seed's (paint_content(kept_draw=True))")
     p.add_argument("--out", type=Path, help="save photo | before | after | MyPaint rows as PNG here")
     p.add_argument("--quick", action="store_true", help="2 photos at 64 px, 20 steps")
     args = p.parse_args()
@@ -76,7 +74,7 @@ def main():
         extra = {} if args.preset == "paper" else {"size": tuple(image.shape[-2:])}
         param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
                               seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
-                              kept_draw=args.kept_draw, progress=False, **extra)
+                              progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,

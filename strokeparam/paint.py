@@ -49,7 +49,7 @@ def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Mo
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150, copies: int = 4,
                 draws: int | None = None, lr: float = 0.05, degrees: float = 30.0, resolution: int = 224,
                 transforms=None, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
-                kept_draw: bool = False, **param_kwargs) -> BrushstrokeParam:
+                **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
     The neural-painters ImageNet setup: Adam at ``lr`` on the strokes; each step the classifiers see
@@ -68,9 +68,6 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.
-    With ``kept_draw`` (real brush in the loop) one of the draws is always MyPaint's picture for the
-    param's own brush seed, which ``to_mypaint(seed)`` re-paints (but for strokes' edges at tile borders):
-    the re-paint a user keeps is one of the pictures the classifiers optimized.
     ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, grid, size, grayscale, palette, init, ...).
     """
     objective = class_logit(cls)
@@ -90,12 +87,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     generator = _generator(param.raw.device, seed)
     random = draws if param.in_loop or param.painter.stochastic else 0
 
-    kept = 1 if kept_draw and param.in_loop and random else 0
-
     def pictures():
         expected = param.image(mypaint=False)
-        drawn = [param.image()] * kept                                   # MyPaint at the param's brush seed
-        drawn += [param.image(generator=generator, draws=random - kept)] if random > kept else []
+        drawn = [param.image(generator=generator, draws=random)] if random else []
         return torch.cat([expected.repeat(copies - random, 1, 1, 1)] + drawn)
 
     model = _at_resolution(ensemble(models, device), size)
@@ -223,7 +217,7 @@ STYLE_PRESETS = {
 def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
                   strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
                   layers=CONTENT_LAYERS, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
-                  kept_draw: bool = False, **param_kwargs) -> BrushstrokeParam:
+                  **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
     The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
@@ -234,9 +228,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
     the loop: each step the model sees the neural render and a fresh MyPaint draw of the strokes (see
-    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content; with ``kept_draw`` that draw is
-    always the one of the param's brush seed, the picture ``to_mypaint(seed)`` re-paints (see
-    :func:`paint_class`). ``grayscale`` paints in grays and
+    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
     compares with the photo's luma; ``palette`` (hex colors or RGB triples) restricts every stroke to
     those colors. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, background, constraints,
     init, workers, underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the final strokes.
@@ -264,9 +256,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
 
     def paintings():
         expected = param.image(mypaint=False)
-        if not param.in_loop:
-            return expected
-        return torch.cat([expected, param.image(generator=None if kept_draw else generator)])
+        return torch.cat([expected, param.image(generator=generator)]) if param.in_loop else expected
 
     render_vis(ensemble(model, device), content(target, layers),
                param_f=with_content(lambda: ([param.raw], paintings), target), thresholds=(steps,),
