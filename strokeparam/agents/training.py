@@ -77,7 +77,7 @@ class AgentTask(Task):
 
     def __init__(self, cfg: dict, device: torch.device, painter, ink: str, templates: Templates | None = None):
         super().__init__(cfg, device)
-        self.agent = PaintingAgent(painter, strokes=cfg["strokes"], ink=ink, background=cfg.get("background", (1.0, 1.0, 1.0)),
+        self.agent = PaintingAgent(painter, strokes=cfg["strokes"], ink=ink, background=cfg["background"],
                                    **cfg["policy"]).to(device)
         self.critic = Critic(**cfg["critic"]).to(device)
         self.templates = templates
@@ -96,7 +96,7 @@ class AgentTask(Task):
         if self.preconditioning(step):
             return 1.0
         done = (step - self.cfg["precondition_steps"]) / max(1, self.cfg["forcing_decay_steps"])
-        floor = self.cfg.get("forcing_floor", 0.0)
+        floor = self.cfg["forcing_floor"]
         return floor + (self.cfg["forcing_weight"] - floor) * max(0.0, 1.0 - done)
 
     def adversarial(self, step: int) -> bool:
@@ -149,7 +149,7 @@ class AgentTask(Task):
                 forcing = forcing_loss(painting.actions, labels, self.templates)
                 loss = loss + w_force * forcing
                 out["forcing"] = forcing.item()
-            if self.templates is not None and self.cfg.get("agreement_weight", 0.0) > 0:
+            if self.templates is not None and self.cfg["agreement_weight"] > 0:
                 agreement = agreement_loss(painting.actions, labels, self.templates, self.cfg["agreement_margin"],
                                            only_template=self.cfg["only_template"])
                 loss = loss + self.cfg["agreement_weight"] * agreement
@@ -243,7 +243,7 @@ def main(presets: dict, argv=None) -> int:
                  lambda device: AgentTask(cfg, device, _painter(args), INK[args.dataset],
                                           templates(data, cfg["strokes"]) if use_templates else None),
                  lambda start, rank, size, device: ImageStream(data, cfg["batch_size"], args.seed, rank, size, device,
-                                                               mirror=cfg.get("mirror", False)),
+                                                               mirror=cfg["mirror"]),
                  export, desc=f"agent/{args.dataset}/{args.preset}")
 
 
