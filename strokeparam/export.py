@@ -330,7 +330,7 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
     Frame k shows the first ``k`` strokes of every tile, the underpainting's first
     (``param.image(upto=k, mypaint=False)``), for k = every, 2 x every, ..., always ending with the full
     painting, which stays ``final_ms`` milliseconds; the others ``duration_ms`` each. The GIF loops
-    forever. Pillow merges consecutive frames that came out identical (their durations add up).
+    forever; every frame takes the finished painting's palette. Pillow merges consecutive frames that came out identical (their durations add up).
     """
     b = _check_painting(param, painting)
     for name, value in (("every", every), ("duration_ms", duration_ms), ("final_ms", final_ms)):
@@ -339,6 +339,10 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
     steps = list(range(every, depth, every)) + [depth]
     with torch.no_grad():
         frames = [_picture(_to_uint8(param.image(upto=k, mypaint=False)[b])[0]) for k in steps]
+    if frames[-1].mode == "RGB":       # one palette, the finished painting's, serves every frame
+        from PIL import Image
+        palette = frames[-1].quantize(256, method=Image.Quantize.MEDIANCUT)
+        frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=[int(duration_ms)] * (len(frames) - 1) + [int(final_ms)])

@@ -47,18 +47,21 @@ class _Surface:
             ctypes.memset(req.buffer, 0, nbytes)
             self.lib.mypaint_tiled_surface_tile_request_end(self.fixed, ctypes.byref(req))
 
-    def read(self) -> np.ndarray:
-        """Premultiplied RGBA as float32 (height, width, 4) in [0, 1]."""
+    def read(self, alpha: bool = False) -> np.ndarray:
+        """Premultiplied RGBA as float32 (height, width, 4) in [0, 1]; ``alpha``: the alpha alone (height, width)."""
         t = _lib.TILE
-        out = np.empty((math.ceil(self.height / t) * t, math.ceil(self.width / t) * t, 4), np.float32)
+        channels = slice(3, 4) if alpha else slice(0, 4)
+        out = np.empty((math.ceil(self.height / t) * t, math.ceil(self.width / t) * t, channels.stop - channels.start),
+                       np.float32)
         for tx, ty in self.tiles:
             req = self._tile(tx, ty, readonly=True)
             tile = np.ctypeslib.as_array(req.buffer, shape=(t, t, 4))
-            out[ty * t:(ty + 1) * t, tx * t:(tx + 1) * t] = tile
+            out[ty * t:(ty + 1) * t, tx * t:(tx + 1) * t] = tile[..., channels]
             self.lib.mypaint_tiled_surface_tile_request_end(self.fixed, ctypes.byref(req))
         out = out[: self.height, : self.width]
         out *= 1.0 / _lib.ONE
-        return np.clip(out, 0.0, 1.0, out=out)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out[..., 0] if alpha else out
 
     def close(self) -> None:
         if self.iface:
@@ -171,7 +174,7 @@ class MyPaintRenderer:
         out = np.empty((len(acts), self.size, self.size), np.float32)
         for i, (action, warmup) in enumerate(zip(acts, warmups)):
             self._stroke(surface, A.to_mypaint(action, self.size), warmup)
-            out[i] = surface.read()[..., 3]
+            out[i] = surface.read(alpha=True)
             surface.clear()
         return out
 
