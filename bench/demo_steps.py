@@ -19,13 +19,16 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[80, 150], help="step counts to compare")
     p.add_argument("--seeds", type=int, default=3, help="MyPaint seeds of the re-paints")
     p.add_argument("--size", type=int, default=224, help="canvas px (make demo: 224)")
+    p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
+    p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
     args = p.parse_args(argv)
     judge = load_classifier(JUDGE)
     print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
     for cls in args.classes:
         for steps in args.steps:
             start = time.perf_counter()
-            param = paint_class(cls, size=args.size, steps=steps, progress=False)
+            options = {k: v for k, v in dict(copies=args.copies, draws=args.draws).items() if v is not None}
+            param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]
             repaints = [verdict(judge, param.to_mypaint(seed=s), cls)[0] for s in range(args.seeds)]

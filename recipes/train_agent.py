@@ -22,7 +22,7 @@ PRESETS = {
                   critic_steps=5, fresh_critic_fakes=True, painter_draws=True, gp_weight=10.0, adv_weight=1.0, mse_weight=1.0,
                   mse_levels=2, precondition_steps=1, forcing_weight=1.0, forcing_decay_steps=1,
                   forcing_floor=0.0, agreement_weight=1.0, agreement_margin=0.03, only_template=False,
-                  mirror=False, background=[1.0, 1.0, 1.0],
+                  mirror=False, jitter=0.0, background=[1.0, 1.0, 1.0],
                   policy=POLICY_SMALL, critic=dict(channels=8)),
     # ~20 minutes on one core: MSE-led, a light critic trained on slices of the policy's rollouts, the
     # agreement loss keeps the templates' order and direction
@@ -30,14 +30,14 @@ PRESETS = {
                 critic_steps=5, fresh_critic_fakes=False, painter_draws=True, gp_weight=10.0, adv_weight=0.001, mse_weight=1.0,
                 mse_levels=4, precondition_steps=100, forcing_weight=1.0, forcing_decay_steps=300,
                 forcing_floor=0.0, agreement_weight=1.0, agreement_margin=0.03, only_template=False,
-                mirror=False, background=[1.0, 1.0, 1.0],
+                mirror=False, jitter=0.0, background=[1.0, 1.0, 1.0],
                 policy=dict(channels=16, hidden=128, blocks=1), critic=dict(channels=16)),
     # the paper's recipe: adversarial, 5 fresh critic steps, preconditioning then decayed forcing
     "paper": dict(steps=100_000, batch_size=64, strokes=8, lr=1e-4, critic_lr=1e-4, warmup=500, log_every=100,
                   critic_steps=5, fresh_critic_fakes=True, painter_draws=True, gp_weight=10.0, adv_weight=1.0, mse_weight=0.0,
                   mse_levels=1, precondition_steps=5000, forcing_weight=1.0, forcing_decay_steps=20_000,
                   forcing_floor=0.0, agreement_weight=0.0, agreement_margin=0.03, only_template=False,
-                  mirror=False, background=[1.0, 1.0, 1.0],
+                  mirror=False, jitter=0.0, background=[1.0, 1.0, 1.0],
                   policy=POLICY, critic=dict(channels=64)),
 }
 

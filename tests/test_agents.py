@@ -125,9 +125,10 @@ def test_smoke_training_step(dataset, tmp_path):
     forced = dataset in ("mnist", "kanji")           # templates: one preconditioning, one adversarial step
     steps = 2 if forced else 1
     run = tmp_path / "run"
+    jitter = ["--set", "jitter=0.1"] if dataset == "kanji" else []
     assert main(recipe_presets(), ["--preset", "smoke", "--dataset", dataset, "--untrained-painter", "--run", str(run),
                                    "--steps", str(steps), "--batch-size", "2", "--strokes", "3", "--limit", "8",
-                                   "--no-progress", "--threads", "1", *extra]) == 0
+                                   "--no-progress", "--threads", "1", *extra, *jitter]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == steps and summary["templates"] == forced
     rows = (run / "metrics.csv").read_text().splitlines()
@@ -215,6 +216,26 @@ def test_kanji_templates_are_the_human_strokes(painter):
         painted = render_actions(painter, templates.actions)
     target = data.images()
     assert ((painted - target) ** 2).mean() < ((1 - target) ** 2).mean()   # closer than a blank canvas
+
+
+def test_jitter_moves_targets_and_their_templates_together(painter):
+    from strokeparam.agents.templates import human_templates, jitter
+    data = load_dataset("kanji", "test", limit=6)
+    templates = human_templates(data.strokes, 8)
+    images, labels = data.images(), data.labels
+    moved, moved_labels, moved_templates = jitter(images, labels, templates, 0.1, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape and not torch.allclose(moved, images)
+    assert moved_labels.tolist() == list(range(6)) and moved_templates.actions.shape == (6, 8, 12)
+    assert torch.equal(moved_templates.mask, templates.mask[labels])
+    with torch.no_grad():
+        def error(target, actions):
+            return float(((render_actions(painter, actions) - target) ** 2).mean())
+        kept, left_behind = error(moved, moved_templates.actions), error(moved, templates.actions[labels])
+    assert kept < 1.3 * error(images, templates.actions) and kept < 0.5 * left_behind
+    again = jitter(images, labels, templates, 0.1, torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], moved)                                     # seeded
+    alone = jitter(images, None, None, 0.1, torch.Generator().manual_seed(0))
+    assert torch.equal(alone[0], moved) and alone[2] is None                 # no templates: images only
 
 
 def test_bad_template_file(tmp_path):

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .. import actions as A
 from ..canvas import over
@@ -116,3 +117,28 @@ def agreement_loss(actions: torch.Tensor, labels: torch.Tensor, templates: Templ
         extra[:, :k] = ~mask
         per_stroke = per_stroke.sum(-1) + (torch.relu(actions[..., A.PRESSURE].mean(-1) - 0.01) * extra).sum(-1)
     return per_stroke.sum() / mask.sum().clamp_min(1)
+
+
+def jitter(images: torch.Tensor, labels: torch.Tensor, templates: Templates | None, amount: float,
+           generator: torch.Generator) -> tuple:
+    """Move each target by its own random scale in [1 - ``amount``, 1 + ``amount``] about the centre and
+    shift in [-``amount``, ``amount``] of the canvas, and its template's strokes with it: more targets
+    from the same characters (an agent that memorized the training kanji generalizes worse).
+    ``images`` (B, C, H, W) with a uniform border (it fills in); returns ``(images, labels, templates)``,
+    the templates one per image (labels ``0..B-1``), or None without templates."""
+    batch = len(images)
+    draw = torch.rand(batch, 3, generator=generator) * 2 - 1
+    scale, shift = 1 + amount * draw[:, 0], amount * draw[:, 1:]           # shift in canvas fractions (x, y)
+    theta = torch.zeros(batch, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale                            # output -> input coordinates, [-1, 1]
+    theta[:, :, 2] = -2 * shift / scale[:, None]
+    grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
+    moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if templates is None:
+        return moved, labels, None
+    actions = templates.actions.to(images)[labels].clone()
+    points = actions[..., A.POINTS].unflatten(-1, (3, 2))
+    points = (points - 0.5) * scale.to(images).view(-1, 1, 1, 1) + 0.5 + shift.to(images).view(-1, 1, 1, 2)
+    actions[..., A.POINTS] = points.clamp(0.0, 1.0).flatten(-2)
+    mask = templates.mask.to(images.device)[labels]
+    return moved, torch.arange(batch, device=images.device), Templates(actions, mask, [str(i) for i in range(batch)])

@@ -17,7 +17,8 @@ and direction; the agreement loss (:func:`.templates.agreement_loss`, after prec
 a hinge that is zero once the first strokes follow the template in order and direction, whatever their
 shape (``only_template``: and no ink past the template's strokes). Critic fakes are either fresh
 rollouts of other batches (``fresh_critic_fakes``, the textbook way) or ``critic_steps`` slices of the
-policy's own rollout (no extra painting: the CPU way).
+policy's own rollout (no extra painting: the CPU way). ``jitter`` > 0 moves each target (and its
+template) by a random scale and shift of up to that fraction (:func:`.templates.jitter`).
 
 The loop (checkpoints, resume, the metrics log, process groups) is :func:`strokeparam.training.train`.
 """
@@ -37,7 +38,7 @@ from .agent import PaintingAgent
 from .critic import Critic, gradient_penalty
 from .datasets import DATASETS, INK, ImageSet, load_dataset
 from .evaluate import evaluate
-from .templates import Templates, agreement_loss, forcing_loss, human_templates, load_templates
+from .templates import Templates, agreement_loss, forcing_loss, human_templates, jitter, load_templates
 from .weights_io import WEIGHTS_DIR, save_agent
 
 
@@ -125,6 +126,10 @@ class AgentTask(Task):
 
     def train_step(self, batches: list, step: int) -> dict:
         target, labels = batches[0]
+        templates = self.templates
+        if self.cfg["jitter"] > 0:
+            coin = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 64 + world()[0])
+            target, labels, templates = jitter(target, labels, templates, self.cfg["jitter"], coin)
         logs, generator = [], self.generator(step)
         if self.adversarial(step) and self.cfg["fresh_critic_fakes"]:
             for critic_target, _ in batches[1:]:
@@ -141,16 +146,16 @@ class AgentTask(Task):
         w_force = self.forcing_weight(step)
         out = {"mse": mse.item()}
         if self.preconditioning(step):
-            loss = forcing_loss(painting.actions, labels, self.templates)
+            loss = forcing_loss(painting.actions, labels, templates)
             out["forcing"] = loss.item()
         else:
             loss = self.cfg["mse_weight"] * pyramid_mse(canvas, target, self.cfg["mse_levels"])
             if w_force > 0:
-                forcing = forcing_loss(painting.actions, labels, self.templates)
+                forcing = forcing_loss(painting.actions, labels, templates)
                 loss = loss + w_force * forcing
                 out["forcing"] = forcing.item()
-            if self.templates is not None and self.cfg["agreement_weight"] > 0:
-                agreement = agreement_loss(painting.actions, labels, self.templates, self.cfg["agreement_margin"],
+            if templates is not None and self.cfg["agreement_weight"] > 0:
+                agreement = agreement_loss(painting.actions, labels, templates, self.cfg["agreement_margin"],
                                            only_template=self.cfg["only_template"])
                 loss = loss + self.cfg["agreement_weight"] * agreement
                 out["agreement"] = agreement.item()
