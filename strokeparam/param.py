@@ -34,7 +34,7 @@ class BrushstrokeParam(nn.Module):
     - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
       image composites what MyPaint paints for the current strokes, while gradients flow through the
       neural painter (straight-through). A call without ``generator`` paints with MyPaint seed ``seed``
-      (0 when None), with a ``generator`` with a seed drawn from it; ``workers`` processes render.
+      (0 when None), with a ``generator`` with a seed drawn from it; ``workers`` threads render (0: the caller's).
     - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
     - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.

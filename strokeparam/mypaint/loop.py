@@ -1,7 +1,7 @@
 """MyPaint in the optimization loop: what the real brush paints forward, the neural painter's gradient backward.
 
 :class:`BrushInTheLoop` renders each stroke's alpha with the real MyPaint (optionally in worker
-processes, overlapping the neural painter's work); :func:`straight_through` puts those pixels in the
+threads, overlapping the neural painter's work); :func:`straight_through` puts those pixels in the
 forward pass of a neural render while its gradient flows unchanged (Athalye et al.'s BPDA).
 """
 from __future__ import annotations
@@ -52,8 +52,9 @@ class BrushInTheLoop:
     """Renders strokes with the real MyPaint for the forward pass of an optimization.
 
     ``brush`` is a MyPaint brush name or .myb path (checked here); ``workers`` threads (0: the caller's)
-    render chunks of :data:`CHUNK` strokes; libmypaint runs without the GIL, so they run in parallel
-    with each other and with torch. A seeded call gives the same
+    render chunks of :data:`CHUNK` strokes; libmypaint's calls release the GIL, but a stroke is some fifty
+    short calls with Python between them, so two threads render about 1.13x as fast as one (worker
+    processes would not queue so, but on 2 cores they slowed the loop: they contend with torch). A seeded call gives the same
     pixels for any number of workers. :meth:`submit` starts a render and returns at once, so the caller
     can compute the neural render meanwhile.
     """
