@@ -330,7 +330,8 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
     Frame k shows the first ``k`` strokes of every tile, the underpainting's first
     (``param.image(upto=k, mypaint=False)``), for k = every, 2 x every, ..., always ending with the full
     painting, which stays ``final_ms`` milliseconds; the others ``duration_ms`` each. The GIF loops
-    forever; every frame takes the finished painting's palette. Pillow merges consecutive frames that came out identical (their durations add up).
+    forever; every frame takes the finished painting's palette. Pillow merges consecutive frames that came
+    out identical (their durations add up).
     """
     b = _check_painting(param, painting)
     for name, value in (("every", every), ("duration_ms", duration_ms), ("final_ms", final_ms)):

@@ -107,11 +107,15 @@ class AgentTask(Task):
         fresh = self.adversarial(step) and self.cfg["fresh_critic_fakes"]
         return 1 + (self.cfg["critic_steps"] if fresh else 0)
 
+    def step_seed(self, step: int) -> int:
+        """The seed of ``step``'s randomness (painter draws, jitter): a function of seed, step and rank."""
+        return (self.seed * 1_000_003 + step) * 64 + world()[0]
+
     def generator(self, step: int) -> torch.Generator | None:
-        """The painter's random draws at ``step`` (None: expected strokes); a function of seed, step and rank."""
+        """The painter's random draws at ``step`` (None: expected strokes)."""
         if not self.cfg.get("painter_draws") or not self.agent.painter.stochastic:
             return None
-        return torch.Generator(self.device).manual_seed((self.seed * 1_000_003 + step) * 64 + world()[0])
+        return torch.Generator(self.device).manual_seed(self.step_seed(step))
 
     def critic_step(self, fake: torch.Tensor, target: torch.Tensor) -> dict:
         real_score, fake_score = self.critic(target, target).mean(), self.critic(fake, target).mean()
@@ -128,7 +132,7 @@ class AgentTask(Task):
         target, labels = batches[0]
         templates = self.templates
         if self.cfg["jitter"] > 0:
-            coin = torch.Generator().manual_seed((self.seed * 1_000_003 + step) * 64 + world()[0])
+            coin = torch.Generator().manual_seed(self.step_seed(step))
             target, labels, templates = jitter(target, labels, templates, self.cfg["jitter"], coin)
         logs, generator = [], self.generator(step)
         if self.adversarial(step) and self.cfg["fresh_critic_fakes"]:
