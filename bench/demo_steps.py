@@ -21,13 +21,16 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=224, help="canvas px (make demo: 224)")
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
+    p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
+    p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     args = p.parse_args(argv)
     judge = load_classifier(JUDGE)
     print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
     for cls in args.classes:
         for steps in args.steps:
             start = time.perf_counter()
-            options = {k: v for k, v in dict(copies=args.copies, draws=args.draws).items() if v is not None}
+            options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, resolution=args.resolution,
+                                                       lr=args.lr).items() if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]

@@ -43,4 +43,12 @@ $PIP install -c .venv/torch-pin.txt -e ".[all]"
 # 4. Lucent 0.1.8 declares kornia<=0.4.1 and test tools as runtime deps: take it without them.
 $PIP install --no-deps torch-lucent==0.1.8
 $PIP install -c .venv/torch-pin.txt decorator ipython
+# 5. MyPaint's stroke loop in C (strokeparam/mypaint/_strokes.c): 1.4x one thread, and render threads run
+#    side by side; without a C compiler the same calls go through ctypes, slower, with the same pixels.
+LOOP=strokeparam/mypaint/_strokes
+if command -v cc >/dev/null; then
+    cc -O2 -shared -fPIC "$LOOP.c" -o "$LOOP.so.tmp" && mv -f "$LOOP.so.tmp" "$LOOP.so"
+else
+    echo "setup: no C compiler (cc): MyPaint paints through ctypes alone (apt-get install gcc makes it faster)" >&2
+fi
 echo "setup: ready (.venv)"

@@ -92,9 +92,11 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
     random = draws if param.in_loop or param.painter.stochastic else 0
 
     def pictures():
-        expected = param.image(mypaint=False)
-        drawn = [param.image(generator=generator, draws=random)] if random else []
-        return torch.cat([expected.repeat(copies - random, 1, 1, 1)] + drawn)
+        if not random:
+            return param.image(mypaint=False).repeat(copies, 1, 1, 1)
+        images = param.image(generator=generator, draws=random, expected=True)    # one neural render for all
+        expected, drawn = images[:param.batch], images[param.batch:]
+        return torch.cat([expected.repeat(copies - random, 1, 1, 1), drawn])
 
     model = _at_resolution(ensemble(models, device), size)
     render_vis(model, objective, param_f=lambda: ([param.raw], pictures), thresholds=(steps,), device=device,
@@ -262,8 +264,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     generator = _generator(param.raw.device, seed)
 
     def paintings():
-        expected = param.image(mypaint=False)
-        return torch.cat([expected, param.image(generator=generator)]) if param.in_loop else expected
+        if param.in_loop:             # the neural render and a MyPaint draw, from one neural render
+            return param.image(generator=generator, expected=True)
+        return param.image(mypaint=False)
 
     render_vis(ensemble(model, device), content(target, layers),
                param_f=with_content(lambda: ([param.raw], paintings), target), thresholds=(steps,),

@@ -166,7 +166,8 @@ class BrushstrokeParam(nn.Module):
         return torch.cat([rgb, alpha], 1)
 
     def image(self, upto: int | None = None, generator: torch.Generator | None = None,
-              mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None) -> torch.Tensor:
+              mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None,
+              expected: bool = False) -> torch.Tensor:
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile,
         counted through the layers of ``levels`` in painting order (the underpainting's come first).
 
@@ -175,7 +176,9 @@ class BrushstrokeParam(nn.Module):
         ``generator`` makes a stochastic painter paint one random draw of the strokes (MyPaint-like brush
         jitter) instead of their expected shape; other painters ignore it. ``draws`` random draws (with a
         ``generator``) come stacked draw by draw: (draws x batch, 3, H, W), one neural render serving all.
-        ``background`` (an RGB tensor (3,)) replaces the param's for this call.
+        ``background`` (an RGB tensor (3,)) replaces the param's for this call. ``expected`` puts the
+        painter's expected strokes (what ``mypaint=False`` without a generator paints) before the draws,
+        from the same neural render: ((1 + draws) x batch, 3, H, W).
         """
         if not is_int(draws) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
@@ -195,17 +198,18 @@ class BrushstrokeParam(nn.Module):
         canvas = self.background if background is None else background.to(self.background)
         if len(self.levels) > 1:        # underpainting layers may reach past the tiles' canvas: crop to it
             canvas = canvas.view(1, 3, 1, 1).expand(self.batch, 3, self.layout.height, self.layout.width)
-        canvases = [canvas] * draws
+        canvases = [canvas] * (draws + bool(expected))
         before = 0                       # strokes per tile in the layers painted before this one
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
             painter = self._painter_at(layout.tile)
             if pending:
                 neural = painter(flat)
-                alphas = [straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
-                          for p in pending[level]]
+                alphas = [neural] * bool(expected) + [
+                    straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
+                    for p in pending[level]]
             else:
-                alphas = [painter(flat, generator=generator) for _ in range(draws)]
+                alphas = [painter(flat)] * bool(expected) + [painter(flat, generator=generator) for _ in range(draws)]
             color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
             keep = None if upto is None else (
                 (torch.arange(n, device=flat.device) < upto - before).to(flat).view(1, 1, n, 1, 1, 1))

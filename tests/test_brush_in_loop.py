@@ -74,6 +74,8 @@ def test_param_with_mypaint_composites_mypaint_strokes_with_the_painters_gradien
     assert draws.shape == (3, 3, 64, 64) and not torch.equal(draws[0], draws[1])
     again = param.image(generator=torch.Generator().manual_seed(0), draws=3)
     assert torch.equal(draws, again)
+    both = param.image(generator=torch.Generator().manual_seed(0), draws=3, expected=True)   # one neural render
+    assert torch.equal(both[:1], neural) and torch.equal(both[1:], draws)
 
 
 def test_draws_need_a_generator(painter):

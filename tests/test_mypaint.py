@@ -121,3 +121,29 @@ def test_no_leak_over_thousands_of_strokes(renderer):
         renderer.paint(acts[:50], size=128, seed=k)
     grown = (proc.memory_info().rss - before) / 2 ** 20
     assert grown < 8, f"RSS grew by {grown:.1f} MiB over 3,000 strokes"
+
+
+def test_compiled_stroke_loop_paints_the_same_pixels():
+    """scripts/setup.sh builds the C stroke loop wherever a C compiler is; its pixels are the ctypes path's."""
+    import shutil
+
+    from strokeparam.mypaint import _lib
+    from strokeparam.mypaint.renderer import _Surface
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler: setup.sh builds no stroke loop, MyPaint paints through ctypes alone")
+    assert _lib.helper() is not None, "the stroke loop is not built: run scripts/setup.sh"
+    acts = A.random_actions(40, seed=5)
+    for size in (64, 100):                       # one tile, and tiles cut by the canvas edge
+        r = MyPaintRenderer(size=size)
+        specs, warmups = [A.to_mypaint(a, size) for a in acts], r._warmups(len(acts), 3)
+        alphas = [np.empty((len(acts), size, size), np.float32) for _ in range(2)]
+        for compiled, alpha in zip((True, False), alphas):
+            r._strokes(_Surface(size, size), specs, warmups, alpha, compiled=compiled)
+        assert np.array_equal(*alphas) and alphas[0].max() > 0.5
+        canvases = []
+        for compiled in (True, False):
+            surface = _Surface(150, 90)
+            r._strokes(surface, [A.StrokeSpec(s.points * 1.3, s.pressures, s.radius, s.color) for s in specs],
+                       warmups, compiled=compiled)
+            canvases.append(surface.read())
+        assert np.array_equal(*canvases) and canvases[0][..., 3].mean() > 0.05

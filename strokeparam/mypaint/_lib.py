@@ -14,6 +14,7 @@ LIBRARY_NAMES = ("libmypaint-1.5.so.1", "libmypaint.so", "libmypaint-1.6.so.1")
 BRUSH_DIRS = ("/usr/share/mypaint-data/1.0/brushes", "/usr/share/mypaint-data/2.0/brushes",
               "/usr/local/share/mypaint-data/1.0/brushes")
 INSTALL_HINT = "install it with: apt-get install libmypaint-1.5-1 mypaint-brushes"
+HELPER = Path(__file__).with_name("_strokes.so")     # the compiled stroke loop (_strokes.c; scripts/setup.sh)
 TILE = 64                      # libmypaint's tile side in pixels
 ONE = 32768.0                  # fixed-point 1.0 of the uint16 tile buffers
 
@@ -107,7 +108,7 @@ def library() -> ctypes.CDLL:
     candidates.append(found)
     for name in filter(None, candidates):
         try:
-            lib = ctypes.CDLL(name)
+            lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)     # global: the stroke loop links to it
             break
         except OSError:
             continue
@@ -117,6 +118,25 @@ def library() -> ctypes.CDLL:
         fn = getattr(lib, fname)
         fn.restype, fn.argtypes = restype, argtypes
     return lib
+
+
+@lru_cache(maxsize=None)
+def helper() -> ctypes.CDLL | None:
+    """The compiled stroke loop of _strokes.c with its signature, or None where it was not built (the
+    renderer then makes the same calls from Python, some 1.4x slower and holding Python's lock)."""
+    library()
+    if not HELPER.is_file():
+        return None
+    try:
+        loop = ctypes.CDLL(str(HELPER))
+    except OSError:
+        return None
+    double, pointer = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
+    loop.paint_strokes.restype = ctypes.c_int
+    loop.paint_strokes.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, pointer,
+                                   ctypes.c_int, ctypes.c_int, double, double, double, pointer, ctypes.c_double,
+                                   double, ctypes.c_double, ctypes.POINTER(ctypes.c_float)]
+    return loop
 
 
 def brush_dirs() -> list[Path]:

@@ -16,6 +16,7 @@ POINTS_PER_STROKE = 50        # stroke_to calls along the Bezier
 STROKE_SECONDS = 1.0          # simulated duration of one stroke (drives MyPaint's speed inputs)
 MAX_WARMUP = 1024             # seeds advance the brush's RNG by one of this many idle detours
 WARMUP_STEP = 0.25            # pixels of detour per warm-up unit
+PAINT_CHUNK = 64              # strokes per compiled call of paint()
 MAX_CANVAS = 8192             # px: largest canvas side and tile (its surface is 8192^2 x 8 bytes = 512 MB)
 
 
@@ -117,6 +118,40 @@ class MyPaintRenderer:
             raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
 
     # -- drawing -------------------------------------------------------------------------------------
+    def _strokes(self, surface: _Surface, specs: list, warmups: list, alpha: np.ndarray | None = None,
+                 compiled: bool = True) -> None:
+        """Paint ``specs`` on ``surface``, each with its brush warm-up; with ``alpha`` ((N, size, size)
+        float32) each stroke is painted alone: its alpha is read into ``alpha[i]`` and the surface cleared.
+        The compiled stroke loop (:func:`_lib.helper`) paints when it is built and ``compiled``; the same
+        calls from Python otherwise, with the same pixels."""
+        loop = _lib.helper() if compiled else None
+        if loop is None:
+            for i, (spec, warmup) in enumerate(zip(specs, warmups)):
+                self._stroke(surface, spec, warmup)
+                if alpha is not None:
+                    alpha[i] = surface.read(alpha=True)
+                    surface.clear()
+            return
+        if not specs:
+            return
+        ids = np.array([self._ids[k] for k in ("radius_logarithmic", "color_h", "color_s", "color_v")]
+                       + [_lib.STATE_X, _lib.STATE_ACTUAL_X, _lib.STATE_Y, _lib.STATE_ACTUAL_Y], np.int32)
+        log_radius = np.array([math.log(s.radius) for s in specs])
+        hsv = np.array([colorsys.rgb_to_hsv(*s.color) for s in specs], np.float64)
+        pressures = np.array([s.pressures for s in specs], np.float64)
+        path = np.ascontiguousarray(np.stack([A.bezier(s.points, POINTS_PER_STROKE) for s in specs]), np.float64)
+        states = np.asarray(warmups, np.int32)
+
+        def pointer(array, kind=ctypes.c_double):
+            return array.ctypes.data_as(ctypes.POINTER(kind))
+        out = None if alpha is None else pointer(alpha, ctypes.c_float)
+        failed = loop.paint_strokes(surface.fixed, surface.iface, surface.width, self._json, pointer(ids, ctypes.c_int),
+                                    len(specs), POINTS_PER_STROKE, pointer(log_radius), pointer(hsv),
+                                    pointer(pressures), pointer(states, ctypes.c_int), WARMUP_STEP, pointer(path),
+                                    STROKE_SECONDS / POINTS_PER_STROKE, out)
+        if failed:
+            raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
+
     def _stroke(self, surface: _Surface, spec: A.StrokeSpec, warmup: int) -> None:
         lib, ids = self._lib, self._ids
         brush = lib.mypaint_brush_new()
@@ -172,10 +207,7 @@ class MyPaintRenderer:
             self._surface = _Surface(self.size, self.size)
         surface = self._surface
         out = np.empty((len(acts), self.size, self.size), np.float32)
-        for i, (action, warmup) in enumerate(zip(acts, warmups)):
-            self._stroke(surface, A.to_mypaint(action, self.size), warmup)
-            out[i] = surface.read(alpha=True)
-            surface.clear()
+        self._strokes(surface, [A.to_mypaint(action, self.size) for action in acts], warmups, out)
         return out
 
     def paint(self, actions, size: int | tuple | None = None, background=(1.0, 1.0, 1.0),
@@ -198,8 +230,8 @@ class MyPaintRenderer:
         warmups = self._warmups(len(acts), seed, warmups)
         surface = _Surface(width, height)
         try:
-            for spec, warmup in zip(specs, warmups):
-                self._stroke(surface, spec, warmup)
+            for start in range(0, len(specs), PAINT_CHUNK):     # chunks: Ctrl-C is heard between them
+                self._strokes(surface, specs[start:start + PAINT_CHUNK], warmups[start:start + PAINT_CHUNK])
             layer = surface.read()
         finally:
             surface.close()

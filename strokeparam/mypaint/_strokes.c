@@ -1,0 +1,92 @@
+/* Paint many strokes with libmypaint in one call, so Python's lock is not taken between a stroke's
+ * fifty-odd library calls and render threads run side by side. The calls, their order and their
+ * arguments are those of renderer.py's MyPaintRenderer._stroke and _Surface (the pixels are the same bit
+ * for bit; tests/test_mypaint.py checks it). Only libmypaint's public API is used, declared here so no
+ * development headers are needed; the symbols come from the libmypaint that Python loaded.
+ *
+ * Built by scripts/setup.sh:  cc -O2 -shared -fPIC _strokes.c -o _strokes.so
+ */
+#include <string.h>
+
+typedef struct { int tx, ty, readonly; unsigned short *buffer; void *context; int thread_id, mipmap_level; } TileRequest;
+typedef struct { int x, y, width, height; } Rectangle;
+
+void *mypaint_brush_new(void);
+void mypaint_brush_unref(void *brush);
+int mypaint_brush_from_string(void *brush, const char *json);
+void mypaint_brush_set_base_value(void *brush, int id, float value);
+void mypaint_brush_set_state(void *brush, int state, float value);
+void mypaint_brush_reset(void *brush);
+void mypaint_brush_new_stroke(void *brush);
+int mypaint_brush_stroke_to(void *brush, void *surface, float x, float y, float pressure, float xtilt,
+                            float ytilt, double dtime);
+void mypaint_surface_begin_atomic(void *surface);
+void mypaint_surface_end_atomic(void *surface, Rectangle *roi);
+void mypaint_tile_request_init(TileRequest *req, int level, int tx, int ty, int readonly);
+void mypaint_tiled_surface_tile_request_start(void *tiled, TileRequest *req);
+void mypaint_tiled_surface_tile_request_end(void *tiled, TileRequest *req);
+
+#define TILE 64
+
+/* ids: radius_logarithmic, color_h, color_s, color_v, then the states x, actual_x, y, actual_y.
+ * Per stroke k: log_radius[k], hsv[3k..], pressures[2k..] (start, end), warmup[k] and points path[2 p k..]
+ * (x, y pairs). With alpha (n x size x size floats), each stroke is painted alone on the size-px
+ * surface: its straight alpha is read into alpha and the surface cleared; with NULL they share the surface. */
+int paint_strokes(void *fixed, void *iface, int size, const char *json, const int *ids, int n, int points,
+                  const double *log_radius, const double *hsv, const double *pressures, const int *warmup,
+                  double warmup_step, const double *path, double dtime, float *alpha)
+{
+    int tiles = (size + TILE - 1) / TILE;
+    for (int k = 0; k < n; k++) {
+        void *brush = mypaint_brush_new();
+        Rectangle rect;
+        const double *xy = path + 2 * (long)points * k;
+        double p0 = pressures[2 * k], p1 = pressures[2 * k + 1];
+        int last = points - 1;
+        if (!brush || !mypaint_brush_from_string(brush, json)) {
+            if (brush)
+                mypaint_brush_unref(brush);
+            return -1;
+        }
+        mypaint_brush_set_base_value(brush, ids[0], (float)log_radius[k]);
+        for (int c = 0; c < 3; c++)
+            mypaint_brush_set_base_value(brush, ids[1 + c], (float)hsv[3 * k + c]);
+        if (warmup[k]) {
+            mypaint_surface_begin_atomic(iface);
+            mypaint_brush_stroke_to(brush, iface, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.01);
+            mypaint_brush_stroke_to(brush, iface, (float)(warmup[k] * warmup_step), 0.0f, 0.0f, 0.0f, 0.0f, 0.01);
+            mypaint_surface_end_atomic(iface, &rect);
+        }
+        mypaint_brush_reset(brush);
+        mypaint_brush_new_stroke(brush);
+        mypaint_brush_set_state(brush, ids[4], (float)xy[0]);
+        mypaint_brush_set_state(brush, ids[5], (float)xy[0]);
+        mypaint_brush_set_state(brush, ids[6], (float)xy[1]);
+        mypaint_brush_set_state(brush, ids[7], (float)xy[1]);
+        mypaint_surface_begin_atomic(iface);
+        mypaint_brush_stroke_to(brush, iface, (float)xy[0], (float)xy[1], 0.0f, 0.0f, 0.0f, dtime);
+        for (int i = 0; i < points; i++)
+            mypaint_brush_stroke_to(brush, iface, (float)xy[2 * i], (float)xy[2 * i + 1],
+                                    (float)(p0 + (p1 - p0) * i / last), 0.0f, 0.0f, dtime);
+        mypaint_surface_end_atomic(iface, &rect);
+        mypaint_brush_unref(brush);
+        if (!alpha)                  /* strokes painted together on one canvas */
+            continue;
+        /* the stroke alone: read its alpha back, then clear every tile */
+        float *out = alpha + (long)size * size * k;
+        for (int ty = 0; ty < tiles; ty++)
+            for (int tx = 0; tx < tiles; tx++) {
+                TileRequest req;
+                mypaint_tile_request_init(&req, 0, tx, ty, 0);
+                mypaint_tiled_surface_tile_request_start(fixed, &req);
+                for (int y = 0; y < TILE && ty * TILE + y < size; y++)
+                    for (int x = 0; x < TILE && tx * TILE + x < size; x++) {
+                        float a = (float)req.buffer[4 * (y * TILE + x) + 3] * (1.0f / 32768.0f);
+                        out[(ty * TILE + y) * size + tx * TILE + x] = a < 0.0f ? 0.0f : (a > 1.0f ? 1.0f : a);
+                    }
+                memset(req.buffer, 0, TILE * TILE * 4 * sizeof(unsigned short));
+                mypaint_tiled_surface_tile_request_end(fixed, &req);
+            }
+    }
+    return 0;
+}
