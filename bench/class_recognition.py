@@ -68,7 +68,7 @@ def paint_and_judge(index: int, options: dict):
         _LOADED.update(painter=load_painter(options["painter"]), model=ensemble(PAINTING_MODELS),
                        referee=load_classifier(JUDGE))
     param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
-                        copies=options["copies"], draws=options["draws"],
+                        copies=options["copies"], draws=options["draws"], lr=options["lr"], lr_end=options["lr_end"],
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
                         progress=False, **options["canvas"])
     neural = param.image(mypaint=False).detach()
@@ -82,6 +82,9 @@ def main():
     p.add_argument("--classes", help="comma-separated ImageNet indices or names (default: the fixed 20)")
     p.add_argument("--steps", type=int, help="optimization steps per class (default: paint_class's)")
     p.add_argument("--strokes", type=int, default=30)
+    p.add_argument("--lr", type=float, help="Adam's starting learning rate (default: paint_class's)")
+    p.add_argument("--lr-end", type=lambda v: None if v == "none" else float(v), default=...,
+                   help="the rate after the cosine fall, or 'none' for a constant --lr (default: paint_class's)")
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the painting classifiers see (default: paint_class's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
@@ -113,6 +116,8 @@ def main():
     options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
                    copies=args.copies or defaults["copies"].default,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
+                   lr=args.lr or defaults["lr"].default,
+                   lr_end=defaults["lr_end"].default if args.lr_end is ... else args.lr_end,
                    draws=args.draws, painter=args.painter, seed=args.seed, mypaint_seeds=args.mypaint_seeds,
                    threads=1 if args.jobs > 1 else torch.get_num_threads(),
                    canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
@@ -143,7 +148,9 @@ def main():
         contact_sheet(sheet, args.out / "contact_sheet.png")
     painter_name = args.painter or f"{DEFAULT_PAINTER} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
-          f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps, {options['copies']} copies, "
+          f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps (Adam lr {options['lr']}"
+          + ("" if options["lr_end"] is None else f" falling to {options['lr_end']}")
+          + f"), {options['copies']} copies, "
           f"{'half' if args.draws is None else args.draws} of them random brush draws, "
           f"painted at {options['resolution']} px{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")

@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
+    p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")
     args = p.parse_args(argv)
     judge = load_classifier(JUDGE)
     print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
         for steps in args.steps:
             start = time.perf_counter()
             options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, resolution=args.resolution,
-                                                       lr=args.lr).items() if v is not None}
+                                                       lr=args.lr, lr_end=args.lr_end).items() if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]

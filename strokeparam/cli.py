@@ -52,6 +52,7 @@ def _number(convert, what: str, ok):
 _positive_int = _number(int, "a positive integer", lambda v: v >= 1)
 _non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
 _positive_float = _number(float, "a positive finite number", lambda v: 0 < v < float("inf"))
+_non_negative_float = _number(float, "a finite number >= 0", lambda v: 0 <= v < float("inf"))
 _tile = _number(int, "an integer number of pixels from 8 to 2048", lambda v: 8 <= v <= 2048)
 
 
@@ -192,6 +193,9 @@ def _class_options(parser):
     parser.add_argument("--repaints", type=_positive_int, default=4,
                         help="MyPaint re-paints to choose from, brush seeds SEED..SEED+N-1: the one the painting "
                              "classifiers find most like the class is kept and judged (default 4)")
+    parser.add_argument("--lr-end", type=_non_negative_float, default=None,
+                        help="the learning rate falls from --lr to this on a cosine over the steps (default: "
+                             "a constant --lr)")
     parser.add_argument("--resolution", type=_positive_int, default=224,
                         help="px the classifiers see class paintings at (default 224; 128 is 3x faster, less robust)")
 
@@ -203,7 +207,7 @@ def _class_kwargs(args) -> dict:
     if "grid" not in layout and "size" not in layout:
         layout["size"] = (CLASS_SIZE, CLASS_SIZE)
     return dict(strokes=args.strokes, steps=args.steps, copies=args.copies, draws=args.draws,
-                resolution=args.resolution, lr=args.lr, **layout)
+                resolution=args.resolution, lr=args.lr, lr_end=args.lr_end, **layout)
 
 
 def _color(parser):

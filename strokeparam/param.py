@@ -206,7 +206,7 @@ class BrushstrokeParam(nn.Module):
             if pending:
                 neural = painter(flat)
                 alphas = [neural] * bool(expected) + [
-                    straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)).view_as(neural))
+                    straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)))
                     for p in pending[level]]
             else:
                 alphas = [painter(flat)] * bool(expected) + [painter(flat, generator=generator) for _ in range(draws)]

@@ -18,14 +18,16 @@ def render_vis(model, objective=None, param=None, param_f=None, optimizer=None, 
                thresholds=(512,), preprocess: bool = False, progress: bool = True, device=None,
                seed: int | None = None, fixed_image_size=None, show_image: bool = False,
                save_image: bool = False, image_name: str | None = None, verbose: bool = False,
-               show_inline: bool = False, objective_f=None):
+               show_inline: bool = False, objective_f=None, scheduler=None):
     """Optimize a parameterization so that ``model`` maximizes ``objective``; Lucent's loop, with extras.
 
     - ``objective``: a Lucent string ("labels:388", "layer:channel", "labels:giant panda"), a Lucent or
       strokeparam Objective, or a callable ``f(T) -> loss`` (minimized; ``T(layer)`` is the layer's output).
     - ``param``: a :class:`BrushstrokeParam` (default: a new one), or Lucent's ``param_f`` — anything that
       returns ``(params, image_f)``.
-    - ``optimizer``: a function ``params -> torch.optim.Optimizer`` (default Adam, lr 0.05).
+    - ``optimizer``: a function ``params -> torch.optim.Optimizer`` (default Adam, lr 0.05);
+      ``scheduler``: a function ``optimizer -> learning-rate scheduler`` (``torch.optim.lr_scheduler``),
+      stepped after every optimizer step (default none: a constant rate).
     - ``transforms``: a callable or a list of callables on NCHW images (default
       :func:`strokeparam.transforms.standard` seeded with ``seed``).
     - ``preprocess``: ImageNet mean/std normalization before the model. A model that normalizes its own
@@ -64,6 +66,7 @@ def render_vis(model, objective=None, param=None, param_f=None, optimizer=None, 
         lr = group.get("lr")
         if lr is not None and not (np.isfinite(float(lr)) and float(lr) >= 0):
             raise ValueError(f"the optimizer's learning rate must be a finite number >= 0, got {float(lr)}")
+    schedule = None if scheduler is None else scheduler(opt)
     transform = _compose(transforms, seed, preprocess, fixed_image_size)
     objective_f = as_objective(objective)
     images = {}
@@ -81,6 +84,8 @@ def render_vis(model, objective=None, param=None, param_f=None, optimizer=None, 
                 raise FloatingPointError(f"the objective became {loss.item()} at step {step}")
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if step in thresholds:
                 images[step] = _to_numpy(image_f())

@@ -28,6 +28,7 @@ from strokeparam.data import SHARD_FORMAT, StrokeShards, shard_paths, shard_seed
 from strokeparam.files import atomic_save_npy
 from strokeparam.gallery import MANIFEST, load_manifest
 from strokeparam.locks import LOCK_NAME, FolderLock, FolderLockedError, lock_holder
+from strokeparam.paint import paint_class
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -306,6 +307,10 @@ def test_gallery_manifest_with_wrong_types(tmp_path):
 def test_non_finite_learning_rate_is_rejected(painter, capsys):
     assert cli(["paint", "goldfish", "--lr", "inf", "--quiet"]) == 2
     assert "finite" in one_line(capsys.readouterr().err)
+    assert cli(["paint", "goldfish", "--lr-end", "-1", "--quiet"]) == 2
+    assert "--lr-end" in one_line(capsys.readouterr().err)
+    with pytest.raises(ValueError, match="lr_end must be a finite"):
+        paint_class(1, lr_end=float("nan"), steps=1)
     with pytest.raises(ValueError, match="learning rate must be a finite"):
         _render(painter, "labels:1", optimizer=lambda p: torch.optim.Adam(p, lr=float("inf")))
 

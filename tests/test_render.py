@@ -26,6 +26,18 @@ def test_render_vis_raises_the_class_logit(model, painter):
     assert np.allclose(param.image().detach().permute(0, 2, 3, 1).numpy(), last, atol=1e-6)
 
 
+def test_a_scheduler_steps_after_every_optimizer_step(model, painter):
+    param = BrushstrokeParam(strokes=4, painter=painter, seed=0)
+    seen = []
+
+    def optimizer(params):
+        seen.append(torch.optim.Adam(params, lr=0.2))
+        return seen[-1]
+    render_vis(model, "labels:388", param=param, thresholds=(4,), transforms=[], progress=False,
+               optimizer=optimizer, scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5))
+    assert seen[0].param_groups[0]["lr"] == pytest.approx(0.05)       # halved after steps 2 and 4
+
+
 @pytest.mark.parametrize("objective", ["labels:giant panda", class_logit(388) - 0.0,
                                        lambda T: -T("labels")[:, 388].mean()])
 def test_objective_kinds_are_the_same_class_logit(model, painter, objective):

@@ -19,8 +19,21 @@ MAX_WORKERS = 64
 
 
 def straight_through(neural: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """``real`` in the forward pass (exactly), the gradient of ``neural`` in the backward pass."""
-    return real.to(neural) + (neural - neural.detach())
+    """``real`` (reshaped to ``neural``'s shape) in the forward pass, exactly, and the gradient of ``neural``
+    in the backward pass."""
+    return _StraightThrough.apply(neural, real.to(neural).reshape(neural.shape))
+
+
+class _StraightThrough(torch.autograd.Function):
+    """:func:`straight_through` without arithmetic: the output is ``real``, the gradient passes unchanged."""
+
+    @staticmethod
+    def forward(ctx, neural, real):
+        return real
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
 
 
 def chunk_seeds(seed: int, chunks: int) -> list[int]:
@@ -52,10 +65,9 @@ class BrushInTheLoop:
     """Renders strokes with the real MyPaint for the forward pass of an optimization.
 
     ``brush`` is a MyPaint brush name or .myb path (checked here); ``workers`` threads (0: the caller's)
-    render chunks of :data:`CHUNK` strokes; libmypaint's calls release the GIL, but a stroke is some fifty
-    short calls with Python between them, so two threads render about 1.13x as fast as one (worker
-    processes would not queue so, but on 2 cores they slowed the loop: they contend with torch). A seeded call gives the same
-    pixels for any number of workers. :meth:`submit` starts a render and returns at once, so the caller
+    render chunks of :data:`CHUNK` strokes side by side: the compiled stroke loop paints a chunk in one call
+    that releases the GIL (two threads 1.9x one; through ctypes alone, some fifty short calls per stroke
+    with Python between them, 1.1x). A seeded call gives the same pixels for any number of workers. :meth:`submit` starts a render and returns at once, so the caller
     can compute the neural render meanwhile.
     """
 
