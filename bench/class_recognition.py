@@ -114,7 +114,7 @@ def main():
         classes = list(QUICK_CLASSES if args.quick else CLASSES)
     defaults = inspect.signature(paint_class).parameters
     options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
-                   copies=args.copies or defaults["copies"].default,
+                   copies=args.copies,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    lr=args.lr or defaults["lr"].default,
                    lr_end=defaults["lr_end"].default if args.lr_end is ... else args.lr_end,
@@ -124,8 +124,8 @@ def main():
                                                  grid=args.grid, overlap=args.overlap,
                                                  underpainting=args.underpainting,
                                                  grayscale=args.grayscale or None).items() if v is not None})
-    if args.draws is not None and not 0 <= args.draws <= options["copies"]:
-        p.error(f"--draws must be from 0 to --copies ({options['copies']})")
+    if args.draws is not None and args.copies is not None and not 0 <= args.draws <= args.copies:
+        p.error(f"--draws must be from 0 to --copies ({args.copies})")
     start = time.perf_counter()
     if args.jobs == 1:
         done = [paint_and_judge(index, options) for index in classes]
@@ -150,8 +150,8 @@ def main():
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
           f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps (Adam lr {options['lr']}"
           + ("" if options["lr_end"] is None else f" falling to {options['lr_end']}")
-          + f"), {options['copies']} copies, "
-          f"{'half' if args.draws is None else args.draws} of them random brush draws, "
+          + f"), {options['copies'] or 'the default'} copies, "
+          f"{'the default' if args.draws is None else args.draws} of them random brush draws, "
           f"painted at {options['resolution']} px{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")

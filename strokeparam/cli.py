@@ -187,7 +187,8 @@ def _class_options(parser):
     """Options of the commands that paint ImageNet classes (:func:`strokeparam.paint.paint_class`)."""
     parser.add_argument("--models", type=_models, default=_models(",".join(PAINTING_MODELS)),
                         help=f"classifiers that paint, comma-separated (default {','.join(PAINTING_MODELS)})")
-    parser.add_argument("--copies", type=_positive_int, default=4, help="randomly rotated copies per step (default 4)")
+    parser.add_argument("--copies", type=_positive_int, default=None,
+                        help="randomly rotated copies per step (default 8 on one tile, 4 on a canvas of tiles)")
     parser.add_argument("--draws", type=_non_negative_int, default=None,
                         help="copies showing a random draw of the brush, not the expected strokes (default: half)")
     parser.add_argument("--repaints", type=_positive_int, default=4,

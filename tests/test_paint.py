@@ -58,6 +58,28 @@ def test_paint_class_draws(model):
             paint_class(388, models=model, copies=2, draws=bad, painter=noisy, progress=False)
 
 
+def test_paint_class_default_copies_one_tile_and_canvas(model):
+    """Eight copies on one tile, four on a canvas of tiles."""
+    noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
+    seen = []
+
+    class Recording(torch.nn.Module):           # the real classifier, counting the pictures it sees
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, images):
+            seen.append(images.shape[0])
+            return self.model(images)
+    for kwargs, copies in ((dict(grid=1), 8), (dict(size=160, underpainting=0, tile=64), 4)):
+        seen.clear()
+        param = paint_class(388, models=Recording(), strokes=2, steps=1, resolution=64, painter=noisy,
+                            progress=False, **kwargs)
+        assert seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
+    with pytest.raises(ValueError, match=r"draws must be an integer up to copies \(8 here\)"):
+        paint_class(388, models=Recording(), strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
+
+
 def test_paint_class_bad_class_suggests_names(painter):
     with pytest.raises(UnknownClassError, match="giant panda"):
         paint_class("giant pamda", painter=painter, progress=False)
