@@ -67,8 +67,8 @@ class BrushInTheLoop:
     ``brush`` is a MyPaint brush name or .myb path (checked here); ``workers`` threads (0: the caller's)
     render chunks of :data:`CHUNK` strokes side by side: the compiled stroke loop paints a chunk in one call
     that releases the GIL (two threads 1.9x one; through ctypes alone, some fifty short calls per stroke
-    with Python between them, 1.1x). A seeded call gives the same pixels for any number of workers. :meth:`submit` starts a render and returns at once, so the caller
-    can compute the neural render meanwhile.
+    with Python between them, 1.1x). A seeded call gives the same pixels for any number of workers.
+    :meth:`submit` starts a render and returns at once, so the caller can compute the neural render meanwhile.
     """
 
     def __init__(self, brush: str = "classic/dry_brush", workers: int = 0):
