@@ -51,6 +51,8 @@ def main():
     p.add_argument("--neural-only", action="store_true", help="no real brush in the loop")
     p.add_argument("--steps", type=int, help="optimization steps (default: paint_content's)")
     p.add_argument("--strokes", type=int, help="strokes per tile (default: the preset's)")
+    p.add_argument("--draws", type=int, help="MyPaint draws per step beside the neural render (default: "
+                                             "paint_content's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--grayscale", action="store_true")
@@ -62,6 +64,7 @@ def main():
     size = args.size
     steps = args.steps or (20 if args.quick else defaults["steps"].default)
     strokes = args.strokes
+    draws = args.draws or defaults["draws"].default
     if args.quick:
         names, size = names[:2], 64
     painter = load_painter(args.painter)
@@ -74,7 +77,7 @@ def main():
         extra = {} if args.preset == "paper" else {"size": tuple(image.shape[-2:])}
         param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
                               seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
-                              progress=False, **extra)
+                              draws=draws, progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
@@ -91,7 +94,8 @@ def main():
     painter_name = args.painter or f"{painter.name} (default, shipped weights)"
     print(f"Intrinsic style transfer: content loss ({CONTENT_MODEL}, paint_content's layers), painter "
           f"{painter_name}, preset {args.preset}, {'neural only' if args.neural_only else 'real brush in the loop'}, "
-          f"{steps} steps{', grayscale' if args.grayscale else ''}, "
+          f"{steps} steps{'' if args.neural_only else f', {draws} MyPaint draws per step'}"
+          f"{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(names):.0f} s per photo\n")
     print("| photo | size | tiles x tile x strokes = total | before | after | reduction | MyPaint before | MyPaint after "
           "| MyPaint reduction | kept |\n|---|---|---|---|---|---|---|---|---|---|")

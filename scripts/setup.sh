@@ -43,12 +43,18 @@ $PIP install -c .venv/torch-pin.txt -e ".[all]"
 # 4. Lucent 0.1.8 declares kornia<=0.4.1 and test tools as runtime deps: take it without them.
 $PIP install --no-deps torch-lucent==0.1.8
 $PIP install -c .venv/torch-pin.txt decorator ipython
-# 5. MyPaint's stroke loop in C (strokeparam/mypaint/_strokes.c): 1.4x one thread, and render threads run
-#    side by side; without a C compiler the same calls go through ctypes, slower, with the same pixels.
-LOOP=strokeparam/mypaint/_strokes
+# 5. Two small C loops, each with a slower fallback that gives the same numbers: MyPaint's stroke loop
+#    (strokeparam/mypaint/_strokes.c; 1.4x one thread, and render threads run side by side; without it the
+#    same calls go through ctypes) and "over" compositing in one pass (strokeparam/_over.c; without it torch).
 if command -v cc >/dev/null; then
-    cc -O2 -shared -fPIC "$LOOP.c" -o "$LOOP.so.tmp" && mv -f "$LOOP.so.tmp" "$LOOP.so"
+    build() {
+        local name=$1; shift
+        cc "$@" -shared -fPIC "$name.c" -o "$name.so.tmp" && mv -f "$name.so.tmp" "$name.so" ||
+            echo "setup: $name.c did not compile; its slower fallback runs instead" >&2
+    }
+    build strokeparam/mypaint/_strokes -O2
+    build strokeparam/_over -O3 -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros  # SIMD sums
 else
-    echo "setup: no C compiler (cc): MyPaint paints through ctypes alone (apt-get install gcc makes it faster)" >&2
+    echo "setup: no C compiler (cc): MyPaint through ctypes, compositing in torch (apt-get install gcc: faster)" >&2
 fi
 echo "setup: ready (.venv)"

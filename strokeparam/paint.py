@@ -241,8 +241,8 @@ STYLE_PRESETS = {
 
 def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
                   strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
-                  layers=CONTENT_LAYERS, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
-                  **param_kwargs) -> BrushstrokeParam:
+                  layers=CONTENT_LAYERS, mypaint=True, draws: int = 1, seed: int | None = 0, device=None,
+                  progress: bool = True, **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
     The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
@@ -252,8 +252,8 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is the
     content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
-    the loop: each step the model sees the neural render and a fresh MyPaint draw of the strokes (see
-    :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
+    the loop: each step the model sees the neural render and ``draws`` fresh MyPaint draws of the strokes
+    (see :class:`BrushstrokeParam`), so what MyPaint paints keeps the content. ``grayscale`` paints in grays and
     compares with the photo's luma; ``palette`` (hex colors or RGB triples) restricts every stroke to
     those colors. ``param_kwargs`` go to :class:`BrushstrokeParam` (painter, background, constraints,
     init, workers (default :data:`BRUSH_WORKERS` with the brush in the loop), underpainting: none unless
@@ -271,6 +271,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     if grayscale:
         target = to_gray(target)
     integer(steps, "steps")
+    integer(draws, "draws")
     if "grid" not in settings and "size" not in settings:
         settings["size"] = tuple(target.shape[-2:])
     if "grid" not in settings and "tile" in settings:      # tiles of about the preset's size cover the canvas
@@ -284,7 +285,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
 
     def paintings():
         if param.in_loop:             # the neural render and a MyPaint draw, from one neural render
-            return param.image(generator=generator, expected=True)
+            return param.image(generator=generator, draws=draws, expected=True)
         return param.image(mypaint=False)
 
     render_vis(ensemble(model, device), content(target, layers),

@@ -195,10 +195,10 @@ class BrushstrokeParam(nn.Module):
             pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
                                             seed + level) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
+        copies = draws + bool(expected)              # composited together: one batch of copies x paintings
         canvas = self.background if background is None else background.to(self.background)
         if len(self.levels) > 1:        # underpainting layers may reach past the tiles' canvas: crop to it
-            canvas = canvas.view(1, 3, 1, 1).expand(self.batch, 3, self.layout.height, self.layout.width)
-        canvases = [canvas] * (draws + bool(expected))
+            canvas = canvas.view(1, 3, 1, 1).expand(copies * self.batch, 3, self.layout.height, self.layout.width)
         before = 0                       # strokes per tile in the layers painted before this one
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
@@ -210,14 +210,14 @@ class BrushstrokeParam(nn.Module):
                     for p in pending[level]]
             else:
                 alphas = [painter(flat)] * bool(expected) + [painter(flat, generator=generator) for _ in range(draws)]
-            color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3)
-            keep = None if upto is None else (
-                (torch.arange(n, device=flat.device) < upto - before).to(flat).view(1, 1, n, 1, 1, 1))
+            alpha = (torch.cat(alphas) if copies > 1 else alphas[0]).view(
+                copies * self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
+            color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(copies, 1, 1, 1)
+            if upto is not None:
+                alpha = alpha * (torch.arange(n, device=flat.device) < upto - before).to(flat).view(1, 1, n, 1, 1, 1)
             before += n
-            for d, alpha in enumerate(alphas):
-                alpha = alpha.view(self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
-                canvases[d] = composite(alpha if keep is None else alpha * keep, color, layout, canvases[d])
-        return self.resize(torch.cat(canvases))
+            canvas = composite(alpha, color, layout, canvas)
+        return self.resize(canvas)
 
     def _loop_brush(self) -> BrushInTheLoop:
         if self.brush is None:                  # asked for by image(mypaint=True): the default brush, made once

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from strokeparam import canvas
 from strokeparam.canvas import Layout, composite, over
 
 
@@ -85,3 +86,34 @@ def test_over_gradient_is_that_of_painting_stroke_by_stroke():
         torch.testing.assert_close(rgb, layer)
         for g, e in zip(got, expected):
             torch.testing.assert_close(g, e)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_over_matches_the_stroke_by_stroke_recurrence(threads, monkeypatch):
+    """The compiled loop (built by make setup; float32 on the CPU), with pixels shared among threads, gives
+    what painting stroke by stroke in float64 gives, forward and backward, opaque pixels included; and
+    the same as the torch path to float32 rounding."""
+    assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    gen = torch.Generator().manual_seed(threads)
+    alpha = torch.rand(2, 3, 6, 1, 96, 96, generator=gen) ** 2
+    alpha[:, :, 2, :, :10] = 1.0
+    color = torch.rand(2, 3, 6, 3, generator=gen)
+    rgb_up, a_up = torch.randn(2, 3, 3, 96, 96, generator=gen), torch.randn(2, 3, 1, 96, 96, generator=gen)
+    results = {}
+    for path in ("compiled", "torch"):
+        if path == "torch":
+            monkeypatch.setattr(canvas, "compiled", lambda: None)
+        a, c = alpha.clone().requires_grad_(), color.clone().requires_grad_()
+        rgb, cover = over(a, c)
+        results[path] = (rgb, cover, *torch.autograd.grad((rgb * rgb_up).sum() + (cover * a_up).sum(), (a, c)))
+    a, c = alpha.double().requires_grad_(), color.double().requires_grad_()
+    layer, cover = 0.0, 0.0
+    for k in range(6):
+        ak = a[..., k, :, :, :]
+        layer = layer * (1 - ak) + ak * c[..., k, :, None, None]
+        cover = cover * (1 - ak) + ak
+    expected = (layer, cover, *torch.autograd.grad((layer * rgb_up).sum() + (cover * a_up).sum(), (a, c)))
+    for got, want, other in zip(results["compiled"], expected, results["torch"]):
+        torch.testing.assert_close(got, want.float(), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(got, other, rtol=1e-4, atol=1e-4)

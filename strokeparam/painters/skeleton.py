@@ -72,7 +72,7 @@ class DabRaster(torch.autograd.Function):
             j = slice(i, i + step)
             gy = _table(grid, cy[j], inv[j]).mul_(w[j])
             torch.matmul(gy.transpose(1, 2), _table(grid, cx[j], inv[j]), out=alpha[j, 0])
-        alpha.neg_().expm1_().neg_()
+        alpha.neg_().exp_().neg_().add_(1.0)        # 1 - exp(-ink); expm1 is not vectorized, 3x slower
         ctx.save_for_backward(grid, cx, cy, inv, w, alpha)
         return alpha
 
