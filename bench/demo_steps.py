@@ -4,11 +4,12 @@ re-paints over several brush seeds) of ``paint_class(cls, size=224, steps=N)``, 
 ``make demo``, for each class and step count.
 
     python bench/demo_steps.py --classes 388 1 --steps 80 150
+    python bench/demo_steps.py --steps 150 --seeds 1 --torch-compositing   # compositing without _over.c
 """
 import argparse
 import time
 
-from strokeparam import load_classifier
+from strokeparam import canvas, load_classifier
 from strokeparam.judge import JUDGE, class_name, verdict
 from strokeparam.paint import paint_class
 
@@ -24,7 +25,11 @@ def main(argv=None) -> int:
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")
+    p.add_argument("--torch-compositing", action="store_true",
+                   help="composite in torch, not the compiled loop of strokeparam/_over.c (to compare)")
     args = p.parse_args(argv)
+    if args.torch_compositing:
+        canvas.compiled = lambda: None
     judge = load_classifier(JUDGE)
     print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
     for cls in args.classes:

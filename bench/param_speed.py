@@ -187,6 +187,35 @@ def breakdown(steps: int) -> str:
     return "\n".join(lines)
 
 
+def compositing(steps: int) -> str:
+    """"Over" compositing alone, forward + backward, through the compiled loop (strokeparam/_over.c) and
+    through torch, on the layers of ``make demo``'s step (3 copies: the 224-px underpainting, 2 x 2 tiles)
+    and of the tiled 224-px canvas (16 tiles of 64 px)."""
+    from strokeparam import canvas
+    shapes = {"make demo: 3 copies x 40 strokes, one 224-px tile": (3, 1, 40, 224),
+              "make demo: 3 copies x 2 x 2 tiles of 128 px x 30 strokes": (3, 4, 30, 128),
+              "224-px canvas: 16 tiles of 64 px x 30 strokes": (1, 16, 30, 64)}
+    compiled = canvas.compiled
+    if compiled() is None:
+        return "(strokeparam/_over.so is not built: run make setup with a C compiler)"
+    lines = ["| layers | compiled | torch | speed-up |", "|---|---:|---:|---:|"]
+    for name, (batch, tiles, n, size) in shapes.items():
+        alpha = (torch.rand(batch, tiles, n, 1, size, size) ** 2).requires_grad_()
+        color = torch.rand(batch, tiles, n, 3).requires_grad_()
+
+        def run():
+            rgb, cover = canvas.over(alpha, color)
+            (rgb.sum() + cover.sum()).backward()
+        times = []
+        for path in (compiled, lambda: None):
+            canvas.compiled = path
+            run()
+            times.append(min(timed(run)[0] for _ in range(steps)))
+        canvas.compiled = compiled
+        lines.append(f"| {name} | {1000 * times[0]:.1f} ms | {1000 * times[1]:.1f} ms | {times[1] / times[0]:.1f}x |")
+    return "\n".join(lines)
+
+
 # -- 2./3. one configuration per process ---------------------------------------------------------------
 
 def child(total: int, canvas: int, steps: int, underpainting=0) -> dict:
@@ -263,6 +292,8 @@ def main():
     print("\n## Where a step's time goes (each part alone, forward + backward, best of "
           f"{3 if args.quick else 5})\n")
     print(breakdown(3 if args.quick else 5), flush=True)
+    print("\n## \"Over\" compositing alone, forward + backward, compiled and torch (best of 5)\n")
+    print(compositing(5), flush=True)
     print("\n## Scaling: forward + backward of image.mean() + Adam step, one process per row\n")
     print(scaling(totals, canvases, 1 if args.quick else 2), flush=True)
     print("\n## Memory target\n")

@@ -247,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     style.add_argument("--preset", choices=STYLE_PRESETS, default="painterly",
                        help="canvas preset: painterly (128-px tiles, 24 strokes each, strokes visible at 100%% zoom) "
                        "or paper (the seed paper's 8x8 tiles of 64 px, 4 strokes each, 288 px); default painterly")
+    style.add_argument("--draws", type=_positive_int, default=None,
+                       help="MyPaint draws per step beside the neural render (default 3)")
     _common(style, strokes=None, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
             f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
     _color(style)
@@ -414,7 +416,8 @@ def cmd_style(args) -> int:
     painter, _ = _painter(args)
     param = paint_content(picture, preset=args.preset, strokes=args.strokes, steps=args.steps, model=args.model,
                           lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
-                          **layout, **_style(args.grayscale, args.palette).kwargs)
+                          **({} if args.draws is None else {"draws": args.draws}), **layout,
+                          **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args)
     _say(args, "wrote " + ", ".join(str(p) for p in written))
     print(out)

@@ -99,6 +99,18 @@ def test_paint_content_reduces_the_content_loss(model, painter, photo):
     assert content_loss(load_image(photo), photo, model) == 0.0
 
 
+def test_paint_content_shows_the_neural_render_and_its_brush_draws(model, painter, photo):
+    batches = []
+    hook = model.register_forward_pre_hook(lambda module, inputs: batches.append(inputs[0].shape[0]))
+    try:
+        paint_content(photo, strokes=4, steps=1, draws=2, model=model, painter=painter, progress=False)
+    finally:
+        hook.remove()
+    assert batches == [1 + 2 + 1]          # the neural render, 2 MyPaint draws, the photo
+    with pytest.raises(ValueError, match="draws must be a positive integer"):
+        paint_content(photo, draws=0, model=model, painter=painter, progress=False)
+
+
 def test_paint_content_grayscale_on_a_grid(model, painter, photo):
     param = paint_content(photo, grid=2, grayscale=True, strokes=3, steps=1, model=model, painter=painter,
                           progress=False)
