@@ -6,6 +6,7 @@ last registered submodule of each is an ``nn.Identity`` named ``logits`` that re
 Lucent's ``"labels:388"`` (the output of the last hooked module) means logit 388 of the model or ensemble.
 """
 
+import copy
 import functools
 import importlib
 from pathlib import Path
@@ -164,3 +165,41 @@ def _read_checkpoint(path):
             state = state[key]
             break
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+@torch.no_grad()
+def fold_batchnorm(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Module:
+    """A copy of the eval-mode ``net`` with every BatchNorm2d folded into the Conv2d before it (scaled
+    weights and a bias), or ``net`` itself when that copy does not give its outputs on a random image.
+
+    Only the outputs stay the same: the convolutions' activations are the normalized ones, so use it where
+    just the logits count (paint_class). A norm layer's activation and dropout (timm's BatchNormAct2d) stay.
+    Folding saves the normalization's pass, forward and backward (some 15% of an EfficientNet-lite's step).
+    """
+    folded = copy.deepcopy(net).eval()
+    for parent in list(folded.modules()):
+        conv = None
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Conv2d):
+                conv = child
+            elif (isinstance(child, nn.BatchNorm2d) and conv is not None and child.running_var is not None
+                  and conv.out_channels == child.num_features):
+                scale = child.running_var.add(child.eps).rsqrt()
+                if child.weight is not None:
+                    scale = scale * child.weight
+                bias = -child.running_mean * scale + (0.0 if child.bias is None else child.bias)
+                if conv.bias is not None:
+                    bias = bias + conv.bias * scale
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias = nn.Parameter(bias, requires_grad=False)
+                setattr(parent, name, nn.Sequential(getattr(child, "drop", nn.Identity()),
+                                                    getattr(child, "act", nn.Identity())))
+                conv = None
+            elif any(True for _ in child.parameters()):
+                conv = None                         # a layer with weights between them: leave the pair alone
+    param = next(net.parameters(), None)
+    image = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    if param is not None:
+        image = image.to(param.device).contiguous(memory_format=torch.channels_last)
+    want, got = net(image), folded(image)
+    return folded if torch.allclose(got, want, rtol=1e-3, atol=1e-3 * float(want.abs().max())) else net

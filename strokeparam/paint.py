@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import Classifier, Ensemble, load_classifier
+from .models import Classifier, Ensemble, fold_batchnorm, load_classifier
 from .objectives import Hook, class_index, class_logit, content, with_content
 from .canvas import UNDERPAINTING, Layout
 from .checks import integer, pair
@@ -41,14 +41,15 @@ def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
     return loaded[0] if len(loaded) == 1 else Ensemble(loaded)
 
 
-def _at_resolution(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Module:
-    """``model`` seeing ``size`` (h, w) inputs: Classifiers, also inside an Ensemble, are re-wrapped around the
-    same networks with that input size; other modules are returned unchanged. ``model`` is not modified."""
+def _for_logits(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Module:
+    """``model`` seeing ``size`` (h, w) inputs, for its logits alone: Classifiers, also inside an Ensemble, are
+    re-wrapped around their networks with that input size and batch norms folded into the convolutions
+    (:func:`fold_batchnorm`); other modules are returned unchanged. ``model`` is not modified."""
     if isinstance(model, Classifier):
-        return Classifier(model.net, model.name, size, model.mean.flatten().tolist(),
+        return Classifier(fold_batchnorm(model.net, size), model.name, size, model.mean.flatten().tolist(),
                           model.std.flatten().tolist()).to(model.mean.device).eval()
     if isinstance(model, Ensemble):
-        return Ensemble([_at_resolution(m, size) for m in model.members], model.weights.tolist()).to(
+        return Ensemble([_for_logits(m, size) for m in model.members], model.weights.tolist()).to(
             model.weights.device).eval()
     return model
 
@@ -115,7 +116,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int = 150
         expected, drawn = images[:param.batch], images[param.batch:]
         return torch.cat([expected.repeat(copies - random, 1, 1, 1), drawn])
 
-    model = _at_resolution(ensemble(models, device), size)
+    model = _for_logits(ensemble(models, device), size)
     scheduler = None if lr_end is None else (
         lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr_end))
     render_vis(model, objective, param_f=lambda: ([param.raw], pictures), thresholds=(steps,), device=device,

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from strokeparam.compat import patch_lucent
-from strokeparam.models import Classifier, Ensemble, _lite_state_dict, list_offline, load_classifier
+from strokeparam.models import Classifier, Ensemble, _lite_state_dict, fold_batchnorm, list_offline, load_classifier
 from strokeparam.objectives import Hook
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -127,3 +127,32 @@ def test_bad_ensemble_weights(lite0):
             Ensemble([lite0], weights=weights)
     with pytest.raises(ValueError):
         Ensemble([])
+
+
+def test_fold_batchnorm_keeps_the_logits_and_their_input_gradient(lite0):
+    folded = fold_batchnorm(lite0.net)
+    assert folded is not lite0.net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.net.modules())      # the original is untouched
+    image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for net in (lite0.net, folded):
+        x = image.clone().contiguous(memory_format=torch.channels_last).requires_grad_()
+        logits = net(x)
+        logits[:, 388].sum().backward()
+        grads.append((logits.detach(), x.grad))
+    torch.testing.assert_close(grads[1][0], grads[0][0], rtol=1e-3, atol=1e-3)
+    assert torch.nn.functional.cosine_similarity(grads[1][1].flatten(), grads[0][1].flatten(), 0) > 0.9999
+
+
+def test_fold_batchnorm_leaves_a_net_whose_norm_does_not_follow_its_conv():
+    class NormFirst(torch.nn.Module):          # registered conv, norm; but normalizes before convolving
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm = torch.nn.Conv2d(3, 3, 3), torch.nn.BatchNorm2d(3)
+            self.norm.running_mean.fill_(0.5)
+            self.norm.running_var.fill_(0.1)
+
+        def forward(self, x):
+            return self.conv(self.norm(x)).mean((2, 3))
+    net = NormFirst().eval()
+    assert fold_batchnorm(net, (16, 16)) is net
