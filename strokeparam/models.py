@@ -176,8 +176,10 @@ def fold_batchnorm(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Mod
     just the logits count (paint_class). A norm layer's activation and dropout (timm's BatchNormAct2d) stay.
     Folding saves the normalization's pass, forward and backward (some 15% of an EfficientNet-lite's step).
     """
-    folded = copy.deepcopy(net).eval()
-    for parent in list(folded.modules()):
+    folded = _copy_without_hooks(net)
+    if folded is None:
+        return net
+    for parent in list(folded.eval().modules()):
         conv = None
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Conv2d):
@@ -203,3 +205,19 @@ def fold_batchnorm(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Mod
         image = image.to(param.device).contiguous(memory_format=torch.channels_last)
     want, got = net(image), folded(image)
     return folded if torch.allclose(got, want, rtol=1e-3, atol=1e-3 * float(want.abs().max())) else net
+
+
+def _copy_without_hooks(net: nn.Module) -> nn.Module | None:
+    """A deep copy of ``net`` without its modules' hooks (Lucent's hold the last activations, which cannot be
+    copied), or None when it cannot be copied. ``net`` keeps its hooks."""
+    saved = [(m, {k: v for k, v in vars(m).items() if k.endswith("hooks") and isinstance(v, dict)})
+             for m in net.modules()]
+    for module, hooks in saved:
+        module.__dict__.update({k: type(v)() for k, v in hooks.items()})
+    try:
+        return copy.deepcopy(net)
+    except RuntimeError:
+        return None
+    finally:
+        for module, hooks in saved:
+            module.__dict__.update(hooks)

@@ -130,7 +130,14 @@ def test_bad_ensemble_weights(lite0):
 
 
 def test_fold_batchnorm_keeps_the_logits_and_their_input_gradient(lite0):
-    folded = fold_batchnorm(lite0.net)
+    seen = []           # a hook that holds an activation with its graph, as Lucent's do: the copy leaves it out
+    hook = lite0.net.conv_head.register_forward_hook(lambda module, inputs, output: seen.append(output))
+    lite0.net(torch.rand(1, 3, 64, 64, requires_grad=True))
+    try:
+        folded = fold_batchnorm(lite0.net)
+        assert len(seen) == 1 + 1                 # the check on a random image ran the original, hook and all
+    finally:
+        hook.remove()
     assert folded is not lite0.net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.net.modules())      # the original is untouched
     image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
