@@ -150,8 +150,8 @@ class Over(torch.autograd.Function):
     stroke-sized tensors per tile until the backward pass). With T_k the transmittance of the strokes
     above stroke k, and C_k, A_k the premultiplied colour and alpha of the strokes below it, a change of
     alpha_k changes rgb by T_k (c_k - C_k) and alpha by T_k (1 - A_k); C_k and A_k come from one scan.
-    Float32 CPU tensors go through the compiled loop of _over.c (:func:`compiled`; the same sums, some 5x
-    faster), others through torch."""
+    Float32 CPU tensors go through the compiled loop of _over.c (:func:`compiled`; the same sums, 2-5x
+    faster, bench/param_speed.py), others through torch."""
 
     @staticmethod
     def forward(ctx, alpha, color):
