@@ -28,7 +28,7 @@ from strokeparam.files import atomic_write_bytes
 from strokeparam.export import strokes_dict
 from strokeparam.judge import JUDGE, PAINTING_MODELS, class_name, load_painter, ranks
 from strokeparam.objectives import class_index
-from strokeparam.paint import ensemble, paint_class
+from strokeparam.paint import class_steps, ensemble, paint_class
 from strokeparam.painters import DEFAULT_PAINTER
 
 # 20 fixed, diverse classes: animals, objects, food, scenes, plants
@@ -62,7 +62,7 @@ _LOADED = {}
 def paint_and_judge(index: int, options: dict):
     """Paint class ``index``, re-paint it with MyPaint (seeds 0..mypaint_seeds-1), judge them all →
     (index, [(rank, p) neural, then per seed], neural and seed-0 MyPaint pictures as uint8 arrays, stroke
-    dict). Models load once per process."""
+    dict, steps taken). Models load once per process."""
     if not _LOADED:
         torch.set_num_threads(options["threads"])
         _LOADED.update(painter=load_painter(options["painter"]), model=ensemble(PAINTING_MODELS),
@@ -74,7 +74,8 @@ def paint_and_judge(index: int, options: dict):
     neural = param.image(mypaint=False).detach()
     mypaint = torch.cat([param.to_mypaint(seed=seed) for seed in range(options["mypaint_seeds"])]).to(neural)
     results = ranks(_LOADED["referee"], torch.cat([neural, mypaint]), index)
-    return index, results, to_uint8(neural), to_uint8(mypaint[:1]), strokes_dict(param)
+    steps = options["steps"] or class_steps(bool(options["canvas"].get("grayscale")), param.one_tile)
+    return index, results, to_uint8(neural), to_uint8(mypaint[:1]), strokes_dict(param), steps
 
 
 def main():
@@ -113,7 +114,7 @@ def main():
     else:
         classes = list(QUICK_CLASSES if args.quick else CLASSES)
     defaults = inspect.signature(paint_class).parameters
-    options = dict(steps=args.steps or (30 if args.quick else defaults["steps"].default),
+    options = dict(steps=args.steps or (30 if args.quick else None),
                    copies=args.copies,
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    lr=args.lr or defaults["lr"].default,
@@ -139,7 +140,7 @@ def main():
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         sheet = []
-        for (index, name, results), (_, _, neural, mypaint, strokes) in zip(rows, done):
+        for (index, name, results), (_, _, neural, mypaint, strokes, _) in zip(rows, done):
             stem = f"{index:03d}_{name.replace(' ', '_').replace('/', '_')}"
             for kind, image in (("neural", neural), ("mypaint", mypaint)):
                 Image.fromarray(image).save(args.out / f"{stem}_{kind}.png")
@@ -148,7 +149,7 @@ def main():
         contact_sheet(sheet, args.out / "contact_sheet.png")
     painter_name = args.painter or f"{DEFAULT_PAINTER} (default, shipped weights)"
     print(f"Class recognition: painted by {' + '.join(PAINTING_MODELS)}, judged by {JUDGE} (held out); "
-          f"painter {painter_name}, {args.strokes} strokes, {options['steps']} steps (Adam lr {options['lr']}"
+          f"painter {painter_name}, {args.strokes} strokes, {done[0][-1]} steps (Adam lr {options['lr']}"
           + ("" if options["lr_end"] is None else f" falling to {options['lr_end']}")
           + f"), {options['copies'] or 'the default'} copies, "
           f"{'the default' if args.draws is None else args.draws} of them random brush draws, "

@@ -24,6 +24,7 @@ from .pictures import SKIMAGE_PHOTOS, slug
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
 CLASS_SIZE = 224          # default side of a class painting: a 40-stroke underpainting, then 2 x 2 tiles of 128 px
 STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
+CLASS_STEPS = (150, 300)  # strokeparam.paint.CLASS_STEPS and GRAY_TILE_STEPS, for --help without importing torch
 
 
 # -- argument types -----------------------------------------------------------------------------------
@@ -153,11 +154,12 @@ def _styles(text: str) -> list[Style]:
 
 # -- the parser ---------------------------------------------------------------------------------------
 
-def _common(parser, strokes: int | None, steps: int, size_help: str, lr: float = 0.05):
-    """Options of every painting command (``strokes`` None: the preset's)."""
+def _common(parser, strokes: int | None, steps: int | None, size_help: str, lr: float = 0.05):
+    """Options of every painting command (``strokes`` None: the preset's; ``steps`` None: paint_class's)."""
     parser.add_argument("--strokes", type=_positive_int, default=strokes,
                         help=f"strokes per tile (default {strokes or 'the preset’s'})")
-    parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimization steps (default {steps})")
+    parser.add_argument("--steps", type=_positive_int, default=steps, help="optimization steps (default " + (
+        f"{steps})" if steps else f"{CLASS_STEPS[0]}; {CLASS_STEPS[1]} for a grayscale painting on one tile)"))
     parser.add_argument("--lr", type=_positive_float, default=lr, help=f"Adam learning rate (default {lr})")
     layout = parser.add_mutually_exclusive_group()
     layout.add_argument("--grid", type=_grid, help="tiles of the painter's canvas: N or ROWSxCOLS (default 1)")
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output PNG; the strokes go beside it as .json (default out/<class>.png)")
     paint.add_argument("--gif", action="store_true", help="also write <out>.gif, the painting stroke by stroke")
     paint.add_argument("--svg", action="store_true", help="also write <out>.svg, the strokes as vector paths")
-    _common(paint, strokes=30, steps=150, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
+    _common(paint, strokes=30, steps=None, size_help=f"output size in pixels: N (square) or HxW; tiles of about "
             f"128 px over a 40-stroke underpainting follow (default {CLASS_SIZE}; --grid 1 is the paper's single "
             "64-px tile)")
     _color(paint)
@@ -276,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"photo paintings: long side N or HxW in pixels (default {STYLE_SIZE})")
     gallery.add_argument("--style-model", type=_model, default="efficientnet_lite0",
                          help="classifier whose features compare content (default efficientnet_lite0)")
-    _common(gallery, strokes=30, steps=150, size_help=f"class paintings' size in pixels: N (square) or HxW "
+    _common(gallery, strokes=30, steps=None, size_help=f"class paintings' size in pixels: N (square) or HxW "
             f"(default {CLASS_SIZE})")
 
     transfer = sub.add_parser("transfer", help="re-paint a stroke JSON with the real MyPaint",

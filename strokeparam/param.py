@@ -136,6 +136,11 @@ class BrushstrokeParam(nn.Module):
     def output_size(self) -> tuple[int, int]:
         return self.size or (self.layout.height, self.layout.width)
 
+    @property
+    def one_tile(self) -> bool:
+        """Whether the painting is a single painter tile, with no underpainting."""
+        return self.layout.tiles == 1 and len(self.levels) == 1
+
     def forward(self):
         """Lucent's param_f contract: ``([raw tensor], image_f)``."""
         return [self.raw], self.image

@@ -20,6 +20,18 @@ def photo():
     return (image * 255).round().astype(np.uint8)
 
 
+class Recording(torch.nn.Module):
+    """A real classifier that records the batch size of every call (paint_class uses it as it is)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def forward(self, images):
+        self.seen.append(images.shape[0])
+        return self.model(images)
+
+
 def test_paint_class_raises_the_target_logit(model, painter):
     start = BrushstrokeParam(strokes=10, painter=painter, seed=0).image()
     param = paint_class("giant panda", models=model, strokes=10, steps=10, copies=1, resolution=224,
@@ -61,23 +73,29 @@ def test_paint_class_draws(model):
 def test_paint_class_default_copies_one_tile_and_canvas(model):
     """Eight copies on one tile, four on a canvas of tiles."""
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
-    seen = []
-
-    class Recording(torch.nn.Module):           # the real classifier, counting the pictures it sees
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, images):
-            seen.append(images.shape[0])
-            return self.model(images)
+    recording = Recording(model)
     for kwargs, copies in ((dict(grid=1), 8), (dict(size=160, underpainting=0, tile=64), 4)):
-        seen.clear()
-        param = paint_class(388, models=Recording(), strokes=2, steps=1, resolution=64, painter=noisy,
+        recording.seen.clear()
+        param = paint_class(388, models=recording, strokes=2, steps=1, resolution=64, painter=noisy,
                             progress=False, **kwargs)
-        assert seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
+        assert recording.seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
     with pytest.raises(ValueError, match=r"draws must be an integer up to copies \(8 here\)"):
-        paint_class(388, models=Recording(), strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
+        paint_class(388, models=recording, strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
+
+
+def test_paint_class_default_steps_gray_one_tile_and_the_rest(model, painter, monkeypatch):
+    """Without ``steps``: GRAY_TILE_STEPS for grays on one tile, CLASS_STEPS otherwise; the CLI's help says the same."""
+    from strokeparam import cli, paint
+    assert cli.CLASS_STEPS == (paint.CLASS_STEPS, paint.GRAY_TILE_STEPS)
+    monkeypatch.setattr(paint, "CLASS_STEPS", 2)
+    monkeypatch.setattr(paint, "GRAY_TILE_STEPS", 3)
+    recording = Recording(model)
+    for kwargs, steps in ((dict(grid=1, grayscale=True), 3), (dict(grid=1), 2),
+                          (dict(grid=2, grayscale=True), 2), (dict(size=96, grayscale=True), 2)):
+        recording.seen.clear()
+        paint_class(388, models=recording, strokes=2, copies=1, resolution=32, painter=painter, mypaint=False,
+                    progress=False, **kwargs)
+        assert len(recording.seen) == steps, kwargs
 
 
 def test_paint_class_bad_class_suggests_names(painter):
