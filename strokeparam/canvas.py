@@ -262,19 +262,28 @@ def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: t
         raise ValueError(f"a {layout.height}x{layout.width} layout cannot cover a {height}x{width} canvas")
     if layout.tiles == 1:
         return rgb[:, 0, :, :height, :width] + (1.0 - alpha[:, 0, :, :height, :width]) * canvas
-    # fold wants the tiles in raster order
-    order = layout.order()
-    raster = sorted(range(len(order)), key=lambda k: order[k])
-    layers = torch.cat([rgb, alpha], dim=2)[:, raster]                       # (B, T, 4, t, t)
-    parity = torch.tensor([[(r % 2, c % 2) == p for r, c in sorted(order)] for p in PASSES],
-                          device=rgb.device)
-    for mask in parity:
-        if not mask.any():
+    start = 0
+    for pr, pc in PASSES:           # tiles of one pass are a grid that never overlaps: blocks of 2 strides
+        rows, cols = len(range(pr, layout.rows, 2)), len(range(pc, layout.cols, 2))
+        if not rows * cols:
             continue
-        cols = (layers * mask.view(1, -1, 1, 1, 1).to(layers)).flatten(2).transpose(1, 2)
-        layer = F.fold(cols, (layout.height, layout.width), layout.tile, stride=layout.stride)[..., :height, :width]
-        canvas = layer[:, :3] + (1.0 - layer[:, 3:]) * canvas
+        part = slice(start, start + rows * cols)
+        start += rows * cols
+        top, left = pr * layout.stride, pc * layout.stride
+        colour, cover = (_blocks(x[:, part], rows, cols, layout, top, left, height, width) for x in (rgb, alpha))
+        canvas = colour + (1.0 - cover) * canvas
     return canvas
+
+
+def _blocks(tiles: torch.Tensor, rows: int, cols: int, layout: Layout, top: int, left: int, height: int,
+            width: int) -> torch.Tensor:
+    """Tiles (B, rows·cols, C, t, t) of one pass, in raster order, as a (B, C, height, width) layer: each tile
+    padded to a block of two strides, the blocks side by side, the grid shifted to (top, left) and cut."""
+    block = 2 * layout.stride
+    b, _, c, t, _ = tiles.shape
+    x = F.pad(tiles, (0, block - t, 0, block - t)).view(b, rows, cols, c, block, block)
+    x = x.permute(0, 3, 1, 4, 2, 5).reshape(b, c, rows * block, cols * block)
+    return F.pad(x, (left, width - left - cols * block, top, height - top - rows * block))
 
 
 def composite(alpha: torch.Tensor, color: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:

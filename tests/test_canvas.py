@@ -18,7 +18,7 @@ def naive(alpha, color, layout, background):
     return canvas
 
 
-@pytest.mark.parametrize("rows, cols, overlap", [(1, 1, 0), (2, 3, 8), (3, 3, 16), (4, 2, 0), (3, 4, 16)])
+@pytest.mark.parametrize("rows, cols, overlap", [(1, 1, 0), (2, 3, 8), (3, 3, 16), (4, 2, 0), (3, 4, 16), (3, 2, 32)])
 def test_composite_equals_naive_reference(rows, cols, overlap):
     gen = torch.Generator().manual_seed(rows * 10 + cols)
     layout = Layout(rows, cols, tile=16, overlap=overlap // 4)
