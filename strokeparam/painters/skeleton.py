@@ -36,21 +36,32 @@ from .registry import register_painter
 CHUNK_ELEMENTS = 2 ** 23      # elements of one (strokes, dabs, px) table: strokes are rasterized in chunks
 
 
+def _powers(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The grid's middle and its powers (3, L): 1, g, g² of g = grid - middle. Sums over the grid go through
+    them centred, which keeps float32's cancellation small (below 1e-3 of an exponent, 1e-4 of a gradient)."""
+    middle = 0.5 * (grid[0] + grid[-1])
+    g = grid - middle
+    return middle, torch.stack([torch.ones_like(g), g, g * g])
+
+
 def _table(grid: torch.Tensor, c: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
-    """``exp(-((grid - c) * inv)²)`` for grid (L,) and c, inv (N, K, 1): (N, K, L). The exponent is cut at 30:
-    exp of large negative numbers is ~10x slower on CPUs, and products of such tails would be denormal
+    """``exp(-((grid - c) * inv)²)`` for grid (L,) and c, inv (N, K, 1): (N, K, L). The exponent, a quadratic
+    in the grid, is one matrix product of its three coefficients with the grid's powers (:func:`_powers`): one
+    pass over the table where a broadcast subtraction, scaling, squaring and negation took four. It is cut at
+    -30: exp of large negative numbers is ~10x slower on CPUs, and products of such tails would be denormal
     numbers, slower still (the tail's gradient, < 1e-12, is ignored)."""
-    return (grid - c).mul_(inv).square_().clamp_(max=30.0).neg_().exp_()
+    middle, powers = _powers(grid)
+    c, inv2 = c - middle, inv.square()
+    coefficients = torch.cat([-inv2 * c.square(), 2 * inv2 * c, -inv2], -1)             # (N, K, 3)
+    return torch.matmul(coefficients, powers).clamp_(min=-30.0).exp_()
 
 
 def _table_grads(grid, table, grad, c, inv, w):
     """Gradients of ``w * table`` (a :func:`_table`) with respect to c and inv, and the sum that is the
     gradient of w, from the upstream ``grad`` (N, K, L). The three sums they need (of g·e, g·e·(grid - c),
-    g·e·(grid - c)²) are one skinny matmul of g·e with the grid's powers, centred on the grid's middle,
-    which keeps float32's cancellation below 1e-4 of the gradient."""
-    middle = 0.5 * (grid[0] + grid[-1])
-    g = grid - middle
-    s0, s1, s2 = torch.matmul(grad.mul_(table), torch.stack([torch.ones_like(g), g, g * g], -1)).split(1, -1)
+    g·e·(grid - c)²) are one skinny matmul of g·e with the grid's powers (:func:`_powers`)."""
+    middle, powers = _powers(grid)
+    s0, s1, s2 = torch.matmul(grad.mul_(table), powers.T).split(1, -1)
     c = c - middle
     return 2 * w * inv.square() * (s1 - c * s0), -2 * w * inv * (s2 - 2 * c * s1 + c.square() * s0), s0
 
@@ -59,8 +70,9 @@ class DabRaster(torch.autograd.Function):
     """Alpha (N, 1, L, L) = 1 - exp(-ink) of dabs, ink = sum over k of ``w_k * gy_k(y) * gx_k(x)`` with
     Gaussian tables gx, gy (:func:`_table`) of centres cx, cy and inverse radii inv, weights w (N, K, 1).
 
-    The tables are never kept: forward and backward build them chunk by chunk (:data:`CHUNK_ELEMENTS`),
-    so memory is the strokes' alpha, which compositing keeps anyway, and a few chunk-sized temporaries.
+    Where one chunk of :data:`CHUNK_ELEMENTS` holds every stroke's tables and a gradient is wanted, the
+    forward keeps them for the backward; otherwise both build them chunk by chunk, so memory is the strokes'
+    alpha, which compositing keeps anyway, and a few chunk-sized temporaries.
     """
 
     @staticmethod
@@ -70,23 +82,24 @@ class DabRaster(torch.autograd.Function):
         step = max(1, CHUNK_ELEMENTS // (k * size))
         for i in range(0, n, step):
             j = slice(i, i + step)
-            gy = _table(grid, cy[j], inv[j]).mul_(w[j])
-            torch.matmul(gy.transpose(1, 2), _table(grid, cx[j], inv[j]), out=alpha[j, 0])
+            gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
+            torch.matmul((gy * w[j]).transpose(1, 2), gx, out=alpha[j, 0])
         alpha.neg_().exp_().neg_().add_(1.0)        # 1 - exp(-ink); expm1 is not vectorized, 3x slower
-        ctx.save_for_backward(grid, cx, cy, inv, w, alpha)
+        kept = (gx, gy) if step >= n and any(ctx.needs_input_grad) else (None, None)
+        ctx.save_for_backward(grid, cx, cy, inv, w, alpha, *kept)
         return alpha
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha):
-        grid, cx, cy, inv, w, alpha = ctx.saved_tensors
+        grid, cx, cy, inv, w, alpha, *kept = ctx.saved_tensors
         n, k, size = cx.shape[0], cx.shape[1], grid.shape[0]
         grads = [torch.empty_like(cx) for _ in range(4)]           # cx, cy, inv, w
         step = max(1, CHUNK_ELEMENTS // (k * size))
         for i in range(0, n, step):
             j = slice(i, i + step)
-            grad_ink = (1.0 - alpha[j, 0]).mul_(grad_alpha[j, 0])                # (n, y, x)
-            gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
+            grad_ink = torch.addcmul(grad_alpha[j, 0], alpha[j, 0], grad_alpha[j, 0], value=-1.0)  # (1 - a) g
+            gx, gy = kept if kept[0] is not None else (_table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j]))
             grad_gx = torch.matmul(gy * w[j], grad_ink)                          # (n, K, x)
             grad_gy = torch.matmul(gx, grad_ink.transpose(1, 2))                 # (n, K, y), of w * gy
             grads[0][j], inv_x, _ = _table_grads(grid, gx, grad_gx, cx[j], inv[j], 1.0)
