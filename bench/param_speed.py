@@ -304,7 +304,7 @@ def main():
         print(json.dumps(child(*json.loads(args.child))))
         return
     totals, canvases = ((30, 300), (64, 256)) if args.quick else ((30, 300, 3000), (64, 256, 512, 1024))
-    steps, repeats = (2, 1) if args.quick else (3, 2)
+    steps, repeats = (2, 1) if args.quick else (8, 3)
     _, described = painter()
     print(f"# BrushstrokeParam speed (CPU, {torch.get_num_threads()} threads, torch {torch.__version__})\n")
     print(f"painter: {described}\n")

@@ -214,7 +214,8 @@ class BrushstrokeParam(nn.Module):
                     straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)))
                     for p in pending[level]]
             else:
-                alphas = [painter(flat)] * bool(expected) + [painter(flat, generator=generator) for _ in range(draws)]
+                alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
+                                                                   for _ in range(draws)]
             alpha = (torch.cat(alphas) if copies > 1 else alphas[0]).view(
                 copies * self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
             color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(copies, 1, 1, 1)
@@ -230,10 +231,12 @@ class BrushstrokeParam(nn.Module):
         return self.brush
 
     def resize(self, canvas: torch.Tensor) -> torch.Tensor:
-        """Resize a (batch, 3, height, width) canvas of this layout to the output size."""
+        """Resize a (batch, 3, height, width) canvas of this layout to the output size (antialiased where it
+        shrinks; growing, antialiasing changes nothing but doubles the cost)."""
         if self.size is None or tuple(canvas.shape[-2:]) == self.size:
             return canvas
-        return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+        shrinks = canvas.shape[-2] > self.size[0] or canvas.shape[-1] > self.size[1]
+        return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=shrinks).clamp(0, 1)
 
     def brush_states(self, seed: int | None) -> list:
         """Per painting, the brush randomness of each stroke (MyPaintRenderer.paint's ``warmups``) that the

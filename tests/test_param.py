@@ -127,6 +127,22 @@ def test_a_generator_paints_random_draws_of_a_stochastic_painter(painter):
     assert torch.equal(param.image(), expected)
 
 
+def test_each_layer_is_painted_once_per_neural_render_and_once_per_draw(painter):
+    from strokeparam.painters import create_painter
+    noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
+    param = BrushstrokeParam(strokes=3, size=96, painter=noisy, seed=0)      # an underpainting and the tiles
+    calls = []
+    hooks = [p.register_forward_pre_hook(lambda *_: calls.append(1)) for p in (param.painter, *param.under_painters.values())]
+    gen = torch.Generator().manual_seed(0)
+    for kwargs, per_layer in ((dict(), 1), (dict(generator=gen), 1), (dict(generator=gen, draws=3), 3),
+                              (dict(generator=gen, draws=2, expected=True), 3)):
+        calls.clear()
+        param.image(**kwargs)
+        assert len(calls) == per_layer * len(param.levels), kwargs
+    for hook in hooks:
+        hook.remove()
+
+
 def test_a_loose_painter_gets_one_warning_with_its_fidelity(monkeypatch):
     import warnings
 
