@@ -323,12 +323,15 @@ def rasterize_svg(svg, png, size: tuple[int, int], timeout: float = 120.0) -> Pa
     return Path(png)
 
 
+GIF_BATCH_BYTES = 64 << 20      # float pixels of the frames that save_gif paints from one painter pass
+
+
 def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 100,
              final_ms: int = 1000) -> Path:
     """Write an animated GIF of one painting appearing stroke by stroke, atomically.
 
     Frame k shows the first ``k`` strokes of every tile, the underpainting's first
-    (``param.image(upto=k, mypaint=False)``), for k = every, 2 x every, ..., always ending with the full
+    (``param.image(upto=k, mypaint=False)``; several frames from one painter pass), for k = every, 2 x every, ..., always ending with the full
     painting, which stays ``final_ms`` milliseconds; the others ``duration_ms`` each. The GIF loops
     forever; every frame takes the finished painting's palette. Pillow merges consecutive frames that came
     out identical (their durations add up).
@@ -338,8 +341,13 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
         integer(value, name)
     depth = sum(n for _, n in param.levels)
     steps = list(range(every, depth, every)) + [depth]
+    height, width = param.output_size
+    per_call = max(1, GIF_BATCH_BYTES // (12 * height * width * param.batch))     # frames painted at once
+    frames = []
     with torch.no_grad():
-        frames = [_picture(_to_uint8(param.image(upto=k, mypaint=False)[b])[0]) for k in steps]
+        for i in range(0, len(steps), per_call):
+            images = param.image(upto=steps[i:i + per_call], mypaint=False)[b::param.batch]
+            frames += [_picture(array) for array in _to_uint8(images)]
     if frames[-1].mode == "RGB":       # one palette, the finished painting's, serves every frame
         from PIL import Image
         palette = frames[-1].quantize(256, method=Image.Quantize.MEDIANCUT)

@@ -174,7 +174,8 @@ class BrushstrokeParam(nn.Module):
               mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None,
               expected: bool = False) -> torch.Tensor:
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile,
-        counted through the layers of ``levels`` in painting order (the underpainting's come first).
+        counted through the layers of ``levels`` in painting order (the underpainting's come first); a list
+        of such counts gives one painting each, stacked count by count, from one pass of the painter.
 
         With the real brush in the loop (``mypaint``, default: the param's setting) the pixels are MyPaint's
         and the gradient the neural painter's; a ``generator`` draws the MyPaint seed. Without it, a
@@ -187,6 +188,9 @@ class BrushstrokeParam(nn.Module):
         """
         if not is_int(draws) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
+        counts = list(upto) if isinstance(upto, (list, tuple)) else [upto]
+        if not counts or not all(c is None or (is_int(c) and c >= 0) for c in counts):
+            raise ValueError(f"upto must be None, an integer >= 0 or a non-empty list of them; got {upto!r}")
         acts = self.actions()
         blocks, start = [], 0
         for layout, n in self.levels:
@@ -201,10 +205,7 @@ class BrushstrokeParam(nn.Module):
                                             seed + level) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
         copies = draws + bool(expected)              # composited together: one batch of copies x paintings
-        canvas = self.background if background is None else background.to(self.background)
-        if len(self.levels) > 1:        # underpainting layers may reach past the tiles' canvas: crop to it
-            canvas = canvas.view(1, 3, 1, 1).expand(copies * self.batch, 3, self.layout.height, self.layout.width)
-        before = 0                       # strokes per tile in the layers painted before this one
+        layers = []
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
             painter = self._painter_at(layout.tile)
@@ -218,12 +219,22 @@ class BrushstrokeParam(nn.Module):
                                                                    for _ in range(draws)]
             alpha = (torch.cat(alphas) if copies > 1 else alphas[0]).view(
                 copies * self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
-            color = block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(copies, 1, 1, 1)
-            if upto is not None:
-                alpha = alpha * (torch.arange(n, device=flat.device) < upto - before).to(flat).view(1, 1, n, 1, 1, 1)
-            before += n
-            canvas = composite(alpha, color, layout, canvas)
-        return self.resize(canvas)
+            layers.append((layout, alpha, block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(
+                copies, 1, 1, 1)))
+        background = self.background if background is None else background.to(self.background)
+        paintings = []
+        for count in counts:
+            canvas, before = background, 0     # before: strokes per tile in the layers painted before this one
+            if len(self.levels) > 1:    # underpainting layers may reach past the tiles' canvas: crop to it
+                canvas = canvas.view(1, 3, 1, 1).expand(copies * self.batch, 3, self.layout.height, self.layout.width)
+            for layout, alpha, color in layers:
+                n = alpha.shape[2]
+                if count is not None:
+                    alpha = alpha * (torch.arange(n, device=alpha.device) < count - before).to(alpha).view(1, 1, n, 1, 1, 1)
+                before += n
+                canvas = composite(alpha, color, layout, canvas)
+            paintings.append(self.resize(canvas))
+        return paintings[0] if len(paintings) == 1 else torch.cat(paintings)
 
     def _loop_brush(self) -> BrushInTheLoop:
         if self.brush is None:                  # asked for by image(mypaint=True): the default brush, made once

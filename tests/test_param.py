@@ -143,6 +143,18 @@ def test_each_layer_is_painted_once_per_neural_render_and_once_per_draw(painter)
         hook.remove()
 
 
+def test_upto_lists_give_one_painting_per_count_from_one_painter_pass(painter):
+    param = BrushstrokeParam(strokes=3, size=96, batch=2, painter=painter, seed=0)     # under 40 + tiles x 3
+    counts = [1, 40, 42, None]
+    frames = param.image(upto=counts)
+    assert frames.shape == (len(counts) * 2, 3, 96, 96)
+    for k, count in enumerate(counts):
+        torch.testing.assert_close(frames[2 * k:2 * k + 2], param.image(upto=count))
+    for bad in ([], [-1], [1.5], "3"):
+        with pytest.raises(ValueError, match="upto must be"):
+            param.image(upto=bad)
+
+
 def test_a_loose_painter_gets_one_warning_with_its_fidelity(monkeypatch):
     import warnings
 
