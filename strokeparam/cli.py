@@ -192,7 +192,8 @@ def _class_options(parser):
     parser.add_argument("--copies", type=_positive_int, default=None,
                         help="randomly rotated copies per step (default 8 on one tile, 4 on a canvas of tiles)")
     parser.add_argument("--draws", type=_non_negative_int, default=None,
-                        help="copies showing a random draw of the brush, not the expected strokes (default: half)")
+                        help="copies showing a random draw of the brush, not the expected strokes (default 4 of "
+                             "the 8 on one tile, 3 of the 4 on a canvas; half of a given --copies)")
     parser.add_argument("--repaints", type=_positive_int, default=4,
                         help="MyPaint re-paints to choose from, brush seeds SEED..SEED+N-1: the one the painting "
                              "classifiers find most like the class is kept and judged (default 4)")

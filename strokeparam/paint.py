@@ -19,12 +19,12 @@ CONTENT_MODEL = "efficientnet_lite0"
 CONTENT_LAYERS = ("net_blocks_1", "net_blocks_2", "net_blocks_3")
 BRUSH_WORKERS = 2     # MyPaint threads when the real brush is in the loop (2 render 1.9x as fast as 1, compiled loop)
 GRAY = (0.299, 0.587, 0.114)   # ITU-R BT.601 luma
-# paint_class's copies per step when not given (half of them brush draws). One tile is cheap to paint, and more
-# draws per step keep its coarse MyPaint texture recognizable: bench/class_recognition.py, 20 classes, top-5
-# neural / MyPaint over 3 seeds: 4 copies 90% / 73%, 6 (4 draws) 85% / 85%, 8 95% / 88%. A canvas of
-# tiles keeps 4, the speed of make demo.
-ONE_TILE_COPIES = 8
-CANVAS_COPIES = 4
+# paint_class's copies per step and how many of them are brush draws, when not given. One tile is cheap to
+# paint, and more draws per step keep its coarse MyPaint texture recognizable: bench/class_recognition.py, 20
+# classes, top-5 neural / MyPaint over 3 seeds: 4 copies (2 draws) 90% / 73%, 6 (4 draws) 85% / 85%, 8 (4
+# draws) 95% / 88%. On the 224-px canvas, 4 copies: 2 draws 100% / 82%, 3 draws 100% / 92%.
+ONE_TILE_COPIES, ONE_TILE_DRAWS = 8, 4
+CANVAS_COPIES, CANVAS_DRAWS = 4, 3
 # paint_class's steps when not given. Grays on one tile need more: bench/class_recognition.py --grayscale, 20
 # classes, neural top-5: 150 steps 75%, 300 steps 90%.
 CLASS_STEPS = 150
@@ -71,14 +71,15 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
                 **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
 
-    The neural-painters ImageNet setup: ``steps`` of Adam (default :func:`class_steps`) at ``lr`` on the strokes (with ``lr_end``, the rate falls from
-    ``lr`` to ``lr_end`` on a cosine over the steps: 100 steps from 0.15 to 0.015 keep the neural render's
-    class but fewer MyPaint re-paints' than the default, see the README); each step the classifiers see
-    ``copies`` pictures of the painting (default :data:`ONE_TILE_COPIES` on one tile, :data:`CANVAS_COPIES` on
+    The neural-painters ImageNet setup: ``steps`` of Adam (default :func:`class_steps`) at ``lr`` on the
+    strokes (with ``lr_end``, the rate falls from ``lr`` to ``lr_end`` on a cosine over the steps: 100 steps
+    from 0.15 to 0.015 keep the neural render's class but fewer MyPaint re-paints' than the default, see the
+    README); each step the classifiers see ``copies`` pictures of the painting (default :data:`ONE_TILE_COPIES` on one tile, :data:`CANVAS_COPIES` on
     a canvas of tiles), each rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px)
     on its own, and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls``
     (an index, a class name like ``"giant panda"``, or a list of them). ``draws`` of the copies (default
-    half, rounded down) show a random draw each of the real brush (``mypaint``, the default: what MyPaint
+    :data:`ONE_TILE_DRAWS` of the 8, :data:`CANVAS_DRAWS` of the 4; half of ``copies`` given, rounded down)
+    show a random draw each of the real brush (``mypaint``, the default: what MyPaint
     paints for the strokes, with the neural painter's gradient; see :class:`BrushstrokeParam`) or, with
     ``mypaint=False``, of a stochastic painter (MyPaint-like jitter), the rest the painter's expected
     strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
@@ -110,8 +111,8 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     if steps is None:
         steps = class_steps(bool(param_kwargs.get("grayscale")), param.one_tile)
     if copies is None:
-        copies = ONE_TILE_COPIES if param.one_tile else CANVAS_COPIES
-        draws = integer(copies // 2 if draws is None else draws, "draws", 0, copies,
+        copies, default = (ONE_TILE_COPIES, ONE_TILE_DRAWS) if param.one_tile else (CANVAS_COPIES, CANVAS_DRAWS)
+        draws = integer(default if draws is None else draws, "draws", 0, copies,
                         what=f"an integer up to copies ({copies} here)")
     height, width = param.output_size
     scale = resolution / max(height, width)

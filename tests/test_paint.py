@@ -71,14 +71,21 @@ def test_paint_class_draws(model):
 
 
 def test_paint_class_default_copies_one_tile_and_canvas(model):
-    """Eight copies on one tile, four on a canvas of tiles."""
+    """Eight copies on one tile, four of them draws; four on a canvas of tiles, three of them draws."""
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
     recording = Recording(model)
-    for kwargs, copies in ((dict(grid=1), 8), (dict(size=160, underpainting=0, tile=64), 4)):
+    drawn = []
+    hook = noisy.register_forward_pre_hook(lambda _, args, kwargs: drawn.append(kwargs.get("generator") is not None),
+                                           with_kwargs=True)
+    for kwargs, copies, draws in ((dict(grid=1), 8, 4), (dict(size=160, underpainting=0, tile=64), 4, 3)):
         recording.seen.clear()
+        drawn.clear()
         param = paint_class(388, models=recording, strokes=2, steps=1, resolution=64, painter=noisy,
-                            progress=False, **kwargs)
+                            mypaint=False, progress=False, **kwargs)
         assert recording.seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
+        picture = [False] + [True] * draws                 # one expected render, then the draws
+        assert drawn and drawn == picture * (len(drawn) // len(picture))
+    hook.remove()
     with pytest.raises(ValueError, match=r"draws must be an integer up to copies \(8 here\)"):
         paint_class(388, models=recording, strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
 
