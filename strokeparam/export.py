@@ -331,7 +331,8 @@ def save_gif(param, path, painting: int = 0, every: int = 1, duration_ms: int = 
     """Write an animated GIF of one painting appearing stroke by stroke, atomically.
 
     Frame k shows the first ``k`` strokes of every tile, the underpainting's first
-    (``param.image(upto=k, mypaint=False)``; several frames from one painter pass), for k = every, 2 x every, ..., always ending with the full
+    (``param.image(upto=k, mypaint=False)``; several frames from one painter pass), for k = every,
+    2 x every, ..., always ending with the full
     painting, which stays ``final_ms`` milliseconds; the others ``duration_ms`` each. The GIF loops
     forever; every frame takes the finished painting's palette. Pillow merges consecutive frames that came
     out identical (their durations add up).

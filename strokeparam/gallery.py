@@ -378,7 +378,7 @@ class _Tools:
         """Paint ``job`` into ``folder`` → its GalleryItem."""
         import torch
 
-        from .paint import best_repaint, class_steps, paint_class, paint_content
+        from .paint import best_repaint, paint_class, paint_content
         o = self.options
         painter, painter_label = self._get(("painter", job.painter), lambda: o["load_painter"](job.painter))
         common = dict(seed=o["seed"], device=o["device"], progress=o["progress"], painter=painter, **job.style.kwargs)
@@ -386,8 +386,7 @@ class _Tools:
         if job.picture is None:
             models = self._get("models", lambda: [self._classifier(name) for name in o["models"]])
             param = paint_class(job.index, models=models, **o["class_kwargs"], **common)
-            strokes, steps = o["class_kwargs"]["strokes"], o["class_kwargs"]["steps"] or class_steps(
-                job.style.kwargs.get("grayscale", False), param.one_tile)
+            strokes, steps = o["class_kwargs"]["strokes"], self._class_steps(job, param.one_tile)
         else:
             size = pictures.photo_size(job.picture, o["photo_size"])
             param = paint_content(job.picture, size=size, **o["photo_kwargs"], **common)
@@ -410,15 +409,19 @@ class _Tools:
                                    for image in (param.image(mypaint=False), repaint) if image is not None]
         return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
 
+    def _class_steps(self, job: Job, one_tile: bool) -> int:
+        """The steps a class painting of ``job`` took: the gallery's, or paint_class's default for it."""
+        from .paint import class_steps
+        return self.options["class_kwargs"]["steps"] or class_steps(job.style.kwargs.get("grayscale", False), one_tile)
+
     def recaption(self, job: Job, folder: Path) -> GalleryItem:
         """The GalleryItem of a painting whose files are there but whose record is not."""
         from .export import load_strokes
-        from .paint import class_steps
         saved = load_strokes(folder / f"{job.stem}.json")
         layout, doc = saved["layout"], saved["doc"]
         o = self.options
-        steps = o["photo_kwargs"]["steps"] if job.picture is not None else o["class_kwargs"]["steps"] or class_steps(
-            job.style.kwargs.get("grayscale", False), layout.tiles == 1 and not saved["underpainting"])
+        steps = (o["photo_kwargs"]["steps"] if job.picture is not None
+                 else self._class_steps(job, layout.tiles == 1 and not saved["underpainting"]))
         return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, None, None)
 
     @staticmethod

@@ -74,9 +74,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     The neural-painters ImageNet setup: ``steps`` of Adam (default :func:`class_steps`) at ``lr`` on the
     strokes (with ``lr_end``, the rate falls from ``lr`` to ``lr_end`` on a cosine over the steps: 100 steps
     from 0.15 to 0.015 keep the neural render's class but fewer MyPaint re-paints' than the default, see the
-    README); each step the classifiers see ``copies`` pictures of the painting (default :data:`ONE_TILE_COPIES` on one tile, :data:`CANVAS_COPIES` on
-    a canvas of tiles), each rotated (±``degrees``), scaled (0.8–1.2) and jittered (8 px)
-    on its own, and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls``
+    README); each step the classifiers see ``copies`` pictures of the painting (default
+    :data:`ONE_TILE_COPIES` on one tile, :data:`CANVAS_COPIES` on a canvas of tiles), each rotated
+    (±``degrees``), scaled (0.8–1.2) and jittered (8 px) on its own, and ``models`` (names or modules; several are averaged) maximize the mean logit of ``cls``
     (an index, a class name like ``"giant panda"``, or a list of them). ``draws`` of the copies (default
     :data:`ONE_TILE_DRAWS` of the 8, :data:`CANVAS_DRAWS` of the 4; half of ``copies`` given, rounded down)
     show a random draw each of the real brush (``mypaint``, the default: what MyPaint

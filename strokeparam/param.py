@@ -230,7 +230,8 @@ class BrushstrokeParam(nn.Module):
             for layout, alpha, color in layers:
                 n = alpha.shape[2]
                 if count is not None:
-                    alpha = alpha * (torch.arange(n, device=alpha.device) < count - before).to(alpha).view(1, 1, n, 1, 1, 1)
+                    shown = torch.arange(n, device=alpha.device) < count - before
+                    alpha = alpha * shown.to(alpha).view(1, 1, n, 1, 1, 1)
                 before += n
                 canvas = composite(alpha, color, layout, canvas)
             paintings.append(self.resize(canvas))
@@ -247,7 +248,8 @@ class BrushstrokeParam(nn.Module):
         if self.size is None or tuple(canvas.shape[-2:]) == self.size:
             return canvas
         shrinks = canvas.shape[-2] > self.size[0] or canvas.shape[-1] > self.size[1]
-        return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False, antialias=shrinks).clamp(0, 1)
+        return F.interpolate(canvas, size=self.size, mode="bilinear", align_corners=False,
+                             antialias=shrinks).clamp(0, 1)
 
     def brush_states(self, seed: int | None) -> list:
         """Per painting, the brush randomness of each stroke (MyPaintRenderer.paint's ``warmups``) that the

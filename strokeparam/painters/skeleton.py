@@ -85,7 +85,7 @@ class DabRaster(torch.autograd.Function):
             gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
             torch.matmul((gy * w[j]).transpose(1, 2), gx, out=alpha[j, 0])
         alpha.neg_().exp_().neg_().add_(1.0)        # 1 - exp(-ink); expm1 is not vectorized, 3x slower
-        kept = (gx, gy) if step >= n and any(ctx.needs_input_grad) else (None, None)
+        kept = (gx, gy) if step >= n > 0 and any(ctx.needs_input_grad) else (None, None)
         ctx.save_for_backward(grid, cx, cy, inv, w, alpha, *kept)
         return alpha
 
