@@ -1,13 +1,16 @@
 """Compositing strokes with the "over" operator, and stitching painter tiles into one canvas.
 
 A canvas is a ``rows`` x ``cols`` grid of square painter tiles (64 px) that overlap their neighbours by
-``overlap`` pixels. Strokes are composited per tile in closed form, then the tiles go onto the canvas in
-four passes by grid parity (tiles of one pass never overlap, since ``overlap <= tile / 2``), so memory is
-strokes x tile plus a few canvas-sized layers, never strokes x canvas.
+``overlap`` pixels. Each tile's strokes are painted on the tile and a ``margin`` around it (where strokes
+near its edge reach, as they do when MyPaint paints them on the whole canvas), composited per tile in
+closed form, then the tiles go onto the canvas in four passes by grid parity (tiles of one pass never
+overlap, since a tile and its margins fit in two strides), so memory is strokes x tile plus a few
+canvas-sized layers, never strokes x canvas.
 """
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,17 +25,20 @@ from .checks import integer, is_int
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
 UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 MAX_UNDERPAINTING_TILE = 2048   # px: the largest tile of an underpainting (a painter's largest canvas)
+MARGIN = 1 / 8         # of a tile: the margin "auto" paints around the tiles of a grid (past it, ~0.5% of ink)
 COMPILED = Path(__file__).with_name("_over.so")    # "over" in one pass (_over.c, built by scripts/setup.sh)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the tiles of a canvas lie: ``rows`` x ``cols`` tiles of ``tile`` px, ``overlap`` px shared."""
+    """Where the tiles of a canvas lie: ``rows`` x ``cols`` tiles of ``tile`` px, ``overlap`` px shared; each
+    tile's strokes are painted on a square of ``side = tile + 2 * margin`` px centred on it."""
 
     rows: int = 1
     cols: int = 1
     tile: int = 64
     overlap: int = 0
+    margin: int = 0
 
     def __post_init__(self):
         for name in ("rows", "cols", "tile"):
@@ -40,6 +46,20 @@ class Layout:
         if not is_int(self.overlap) or not 0 <= self.overlap <= self.tile // 2:
             raise ValueError(f"overlap must be an integer number of pixels in [0, {self.tile // 2}] "
                              f"(half a {self.tile}-px tile), got {self.overlap!r}")
+        integer(self.margin, "margin", 0, self.largest_margin,
+                what=f"an integer number of pixels (a {self.tile}-px tile with {self.overlap} px of overlap)")
+
+    @property
+    def largest_margin(self) -> int:
+        """The widest margin whose tiles still fit in two strides (the parity passes never overlap)."""
+        return (self.tile - 2 * self.overlap) // 2
+
+    def with_margin(self, margin="auto") -> "Layout":
+        """This layout with ``margin`` px around its tiles; ``"auto"``: :data:`MARGIN` of a tile on a grid of
+        several tiles (at most :attr:`largest_margin`), none on one tile, whose canvas edge clips anyway."""
+        if isinstance(margin, str) and margin == "auto":
+            margin = min(round(MARGIN * self.tile), self.largest_margin) if self.tiles > 1 else 0
+        return dataclasses.replace(self, margin=margin)
 
     @classmethod
     def for_size(cls, size: int | tuple, tile: int = 64, overlap: int = 8) -> "Layout":
@@ -71,6 +91,10 @@ class Layout:
         return self.tile - self.overlap
 
     @property
+    def side(self) -> int:
+        return self.tile + 2 * self.margin
+
+    @property
     def tiles(self) -> int:
         return self.rows * self.cols
 
@@ -91,7 +115,7 @@ class Layout:
         return [(r * self.stride, c * self.stride) for r, c in self.order()]
 
     def to_dict(self) -> dict:
-        return dict(rows=self.rows, cols=self.cols, tile=self.tile, overlap=self.overlap,
+        return dict(rows=self.rows, cols=self.cols, tile=self.tile, overlap=self.overlap, margin=self.margin,
                     height=self.height, width=self.width)
 
 
@@ -248,7 +272,8 @@ def _over_backward_compiled(alpha, color, grad_rgb, grad_alpha):
 def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
     """Put premultiplied tile layers on one canvas, in painting order.
 
-    rgb (B, T, 3, t, t), alpha (B, T, 1, t, t) with tiles in ``layout.order()``; ``background`` is an RGB
+    rgb (B, T, 3, s, s), alpha (B, T, 1, s, s) with tiles (and margins: s = ``layout.side``) in
+    ``layout.order()``; ``background`` is an RGB
     colour (3,) or a canvas (B, 3, H, W) painted earlier (an underpainting) that the layout's canvas covers
     and is cropped to. Returns (B, 3, height, width), or (B, 3, H, W) over a canvas.
     """
@@ -260,8 +285,9 @@ def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: t
     height, width = canvas.shape[-2:]
     if height > layout.height or width > layout.width:
         raise ValueError(f"a {layout.height}x{layout.width} layout cannot cover a {height}x{width} canvas")
+    m = layout.margin
     if layout.tiles == 1:
-        return rgb[:, 0, :, :height, :width] + (1.0 - alpha[:, 0, :, :height, :width]) * canvas
+        return rgb[:, 0, :, m:m + height, m:m + width] + (1.0 - alpha[:, 0, :, m:m + height, m:m + width]) * canvas
     start = 0
     for pr, pc in PASSES:           # tiles of one pass are a grid that never overlaps: blocks of 2 strides
         rows, cols = len(range(pr, layout.rows, 2)), len(range(pc, layout.cols, 2))
@@ -269,7 +295,7 @@ def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: t
             continue
         part = slice(start, start + rows * cols)
         start += rows * cols
-        top, left = pr * layout.stride, pc * layout.stride
+        top, left = pr * layout.stride - m, pc * layout.stride - m
         colour, cover = (_blocks(x[:, part], rows, cols, layout, top, left, height, width) for x in (rgb, alpha))
         canvas = colour + (1.0 - cover) * canvas
     return canvas
@@ -277,8 +303,9 @@ def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: t
 
 def _blocks(tiles: torch.Tensor, rows: int, cols: int, layout: Layout, top: int, left: int, height: int,
             width: int) -> torch.Tensor:
-    """Tiles (B, rows·cols, C, t, t) of one pass, in raster order, as a (B, C, height, width) layer: each tile
-    padded to a block of two strides, the blocks side by side, the grid shifted to (top, left) and cut."""
+    """Tiles (B, rows·cols, C, s, s) of one pass, in raster order, as a (B, C, height, width) layer: each tile
+    padded to a block of two strides, the blocks side by side, the grid shifted to (top, left) (negative:
+    cut there) and cut."""
     block = 2 * layout.stride
     b, _, c, t, _ = tiles.shape
     x = F.pad(tiles, (0, block - t, 0, block - t)).view(b, rows, cols, c, block, block)

@@ -97,12 +97,13 @@ def load_strokes(source) -> dict:
                          f"{doc.get('action_space_version')}; this strokeparam reads {STROKES_VERSION} / "
                          f"{A.ACTION_SPACE_VERSION}")
     try:
-        lay = doc["layout"]
-        for key in ("rows", "cols", "tile", "overlap"):
+        lay = dict(doc["layout"])
+        lay.setdefault("margin", 0)                # files of before margins: tiles cut at their edges
+        for key in ("rows", "cols", "tile", "overlap", "margin"):
             if (not isinstance(lay[key], (int, np.integer)) or isinstance(lay[key], bool)
                     or not 0 <= lay[key] <= MAX_SIZE):
                 raise ValueError(f"layout.{key} must be an integer in [0, {MAX_SIZE}], got {lay[key]!r}")
-        layout = Layout(lay["rows"], lay["cols"], lay["tile"], lay["overlap"])
+        layout = Layout(lay["rows"], lay["cols"], lay["tile"], lay["overlap"], lay["margin"])
         if max(layout.height, layout.width) > MAX_SIZE:
             raise ValueError(f"the layout's canvas is {layout.height}x{layout.width} px; at most {MAX_SIZE} px a side")
         size = doc["size"]
@@ -237,7 +238,7 @@ def svg_string(param, painting: int = 0) -> str:
     b = _check_painting(param, painting)
     layout = param.layout
     acts = param.actions()[b].detach().cpu()
-    origins, tiles = param.placement()
+    origins, tiles, margins = param.placement()
     height, width = param.output_size
     root = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", version="1.1", width=str(width),
                       height=str(height), viewBox=f"0 0 {layout.width} {layout.height}",
@@ -246,12 +247,12 @@ def svg_string(param, painting: int = 0) -> str:
     ET.SubElement(root, "rect", x="0", y="0", width=str(layout.width), height=str(layout.height),
                   fill=_hex(param.background.tolist()))
     levels = set()
-    for i, (action, (top, left), tile) in enumerate(zip(acts, origins.tolist(), tiles.tolist())):
+    for i, (action, (top, left), tile, m) in enumerate(zip(acts, origins.tolist(), tiles.tolist(), margins.tolist())):
         spec = A.to_mypaint(action.double().numpy(), tile)
-        mask = ET.SubElement(defs, "mask", {"id": f"s{i}", "maskUnits": "userSpaceOnUse", "x": str(left),
-                                            "y": str(top), "width": str(tile), "height": str(tile),
-                                            "style": "mask-type:alpha"})
-        dabs = _dab_painter(param._painter_at(tile))
+        mask = ET.SubElement(defs, "mask", {"id": f"s{i}", "maskUnits": "userSpaceOnUse", "x": str(left - m),
+                                            "y": str(top - m), "width": str(tile + 2 * m),
+                                            "height": str(tile + 2 * m), "style": "mask-type:alpha"})
+        dabs = _dab_painter(param._painter_at(tile, m))
         if dabs is None:                 # a painter without dabs: the stroke's Bezier path, the brush's width
             (x0, y0), (x1, y1), (x2, y2) = (spec.points + (left, top)).tolist()
             ET.SubElement(mask, "path", {
@@ -269,8 +270,8 @@ def svg_string(param, painting: int = 0) -> str:
                     levels.add(level)
                     ET.SubElement(mask, "circle", cx=f"{left + x:.2f}", cy=f"{top + y:.2f}",
                                   r=f"{SVG_REACH * rad:.2f}", fill=f"url(#g{level})")
-        ET.SubElement(root, "rect", x=str(left), y=str(top), width=str(tile), height=str(tile),
-                      fill=_hex(spec.color), mask=f"url(#s{i})")
+        ET.SubElement(root, "rect", x=str(left - m), y=str(top - m), width=str(tile + 2 * m),
+                      height=str(tile + 2 * m), fill=_hex(spec.color), mask=f"url(#s{i})")
     for level in sorted(levels):         # dab k's alpha 1 - exp(-ink_k exp(-(d / r)²)): alphas composite like inks add
         gradient = ET.SubElement(defs, "radialGradient", id=f"g{level}")
         ink = SVG_LEVEL ** level
@@ -380,7 +381,7 @@ def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painti
     acts = param.actions()[b].detach().cpu().numpy()
     if quantize:
         acts = A.quantize(acts)
-    origins, tiles = param.placement()
+    origins, tiles, _ = param.placement()
     layer = MyPaintRenderer(brush, layout.tile).paint(
         acts, size=(layout.height, layout.width), warmups=param.brush_states(seed)[b], rgba=True,
         origins=origins, tile=tiles)

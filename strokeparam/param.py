@@ -31,6 +31,11 @@ class BrushstrokeParam(nn.Module):
     - ``painter``: a Painter, a registered painter name, or None for the default shipped painter;
       ``tile`` (pixels, default the painter's 64) paints each tile at that size, natively for a resizable
       painter like the default skeleton (the strokes scale with the tile, as MyPaint's do).
+    - ``margin``: pixels of canvas painted around each tile of a grid, where strokes near a tile's edge
+      reach, as they do when MyPaint re-paints them on the whole canvas (so nothing is cut at a tile's
+      edge: no seams). None: the stroke JSON's (``init``), else ``"auto"``, 1/8 of a tile on a grid of
+      several tiles (the ink past it: ~0.5%) and none on one tile, whose canvas edge cuts anyway; up to
+      ``layout.largest_margin``. Underpainting layers of several tiles get ``"auto"``.
     - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
       image composites what MyPaint paints for the current strokes, while gradients flow through the
       neural painter (straight-through). A call without ``generator`` paints with MyPaint seed ``seed``
@@ -55,11 +60,12 @@ class BrushstrokeParam(nn.Module):
     def __init__(self, strokes: int = 30, grid=None, overlap: int = 8, size=None, painter=None, batch: int = 1,
                  background=(1.0, 1.0, 1.0), grayscale: bool = False, palette=None, constraints=None,
                  init=None, seed: int | None = None, device=None, tile: int | None = None, mypaint=False,
-                 workers: int = 0, underpainting="auto"):
+                 workers: int = 0, underpainting="auto", margin=None):
         super().__init__()
         from .painters import Painter, create_painter
         layout = raw = None
-        if isinstance(init, (str, dict)) or hasattr(init, "__fspath__"):
+        saved = isinstance(init, (str, dict)) or hasattr(init, "__fspath__")
+        if saved:
             from .export import load_strokes, saved_painter
             saved = load_strokes(init)
             layout, init, strokes = saved["layout"], saved["actions"], saved["strokes"]
@@ -90,15 +96,19 @@ class BrushstrokeParam(nn.Module):
             else:
                 rows, cols = pair(1 if grid is None else grid, "grid")
                 layout = Layout(rows, cols, tile, overlap)
+        if margin is not None or not saved:              # a stroke JSON's layout keeps its margin
+            layout = layout.with_margin("auto" if margin is None else margin)
         self.layout = layout
         self.size = None if size is None else pair(size, "size")
         self.strokes, self.batch = int(strokes), int(batch)
         self.painter = painter.eval().requires_grad_(False)
         if isinstance(underpainting, str) and underpainting == "auto" and init is not None:
             underpainting = 0             # given actions are the strokes of the tiles
-        self.levels = underpainting_levels(underpainting, layout) + ((layout, self.strokes),)
-        self.under_painters = nn.ModuleDict({str(lay.tile): painter.at_size(lay.tile).eval().requires_grad_(False)
-                                             for lay, _ in self.levels[:-1] if lay.tile != tile})
+        self.levels = tuple((lay.with_margin(), n) for lay, n in underpainting_levels(underpainting, layout)) + (
+            (layout, self.strokes),)
+        self.level_painters = nn.ModuleDict({
+            f"{lay.tile}+{lay.margin}": painter.at_size(lay.tile, lay.margin).eval().requires_grad_(False)
+            for lay, _ in self.levels if (lay.tile, lay.margin) != (tile, 0)})
         self.register_buffer("background", torch.from_numpy(rgb(background)))
         cons = list(constraints or ())
         if grayscale:
@@ -128,7 +138,7 @@ class BrushstrokeParam(nn.Module):
     def extra_repr(self) -> str:
         under = "".join(f"{lay.rows}x{lay.cols} x {lay.tile} px x {n}, " for lay, n in self.levels[:-1])
         return (f"strokes={self.strokes}, grid={self.layout.rows}x{self.layout.cols}, overlap={self.layout.overlap}, "
-                f"tile={self.layout.tile}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, "
+                f"tile={self.layout.tile}, margin={self.layout.margin}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, "
                 + (f"underpainting=[{under[:-2]}], " if under else "")
                 + f"constraints={[c.to_dict()['type'] for c in self.constraints]}")
 
@@ -150,15 +160,18 @@ class BrushstrokeParam(nn.Module):
         tile by tile in its ``layout.order()`` with its strokes per tile."""
         return C.apply(self.constraints, torch.sigmoid(self.raw))
 
-    def placement(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each stroke of :meth:`actions` lies on the canvas: (top, left) pixel origins (S, 2) and tile
-        sides (S,) in pixels, in painting order."""
+    def placement(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each stroke of :meth:`actions` lies on the canvas: (top, left) pixel origins (S, 2), tile
+        sides (S,) and the margins painted around them (S,) in pixels, in painting order."""
         origins = [np.repeat(np.array(lay.origins()), n, axis=0) for lay, n in self.levels]
         tiles = [np.full(lay.tiles * n, lay.tile) for lay, n in self.levels]
-        return np.concatenate(origins), np.concatenate(tiles)
+        margins = [np.full(lay.tiles * n, lay.margin) for lay, n in self.levels]
+        return np.concatenate(origins), np.concatenate(tiles), np.concatenate(margins)
 
-    def _painter_at(self, tile: int):
-        return self.painter if tile == self.layout.tile else self.under_painters[str(tile)]
+    def _painter_at(self, tile: int, margin: int = 0):
+        """The painter of ``tile``-px tiles with ``margin`` px around them (one of a level of ``levels``)."""
+        key = f"{tile}+{margin}"
+        return self.level_painters[key] if key in self.level_painters else self.painter
 
     def layer(self, mypaint: bool | None = None) -> torch.Tensor:
         """The strokes alone, with no background: straight RGBA (batch, 4, H, W) in [0, 1], transparent where
@@ -202,23 +215,23 @@ class BrushstrokeParam(nn.Module):
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
             pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
-                                            seed + level) for seed in seeds]
+                                            seed + level, layout.margin) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
         copies = draws + bool(expected)              # composited together: one batch of copies x paintings
         layers = []
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
-            painter = self._painter_at(layout.tile)
+            painter = self._painter_at(layout.tile, layout.margin)
             if pending:
                 neural = painter(flat)
                 alphas = [neural] * bool(expected) + [
-                    straight_through(neural, torch.from_numpy(brush.result(p, layout.tile)))
+                    straight_through(neural, torch.from_numpy(brush.result(p, layout.side)))
                     for p in pending[level]]
             else:
                 alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
                                                                    for _ in range(draws)]
             alpha = (torch.cat(alphas) if copies > 1 else alphas[0]).view(
-                copies * self.batch, layout.tiles, n, 1, layout.tile, layout.tile)
+                copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
             layers.append((layout, alpha, block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(
                 copies, 1, 1, 1)))
         background = self.background if background is None else background.to(self.background)
@@ -270,8 +283,8 @@ class BrushstrokeParam(nn.Module):
         ``quantize`` snaps the actions to SPIRAL-style discrete levels first (:func:`actions.quantize`).
         Each stroke gets the brush randomness the real brush in the loop gives it under brush seed ``seed``
         (fresh randomness with ``seed=None``): ``to_mypaint(seed=s)`` is the picture that
-        ``image(mypaint=True)`` shows for a param of brush seed ``s``, but for the pixels where a stroke
-        crosses its tile's edge (the loop renders each stroke within its tile; MyPaint here paints it whole).
+        ``image(mypaint=True)`` shows for a param of brush seed ``s`` (but for ink that passes the tiles'
+        margins, which the loop cuts, and MyPaint's own 15-bit compositing).
         """
         from .mypaint import MyPaintRenderer
         from .progress import progress as progress_bar
@@ -280,7 +293,7 @@ class BrushstrokeParam(nn.Module):
         if quantize:
             acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
         renderer = MyPaintRenderer(brush, self.layout.tile)
-        origins, tiles = self.placement()
+        origins, tiles, _ = self.placement()
         size = (self.layout.height, self.layout.width)
         bg = self.background.cpu().numpy()
         out = [renderer.paint(a, size=size, background=bg, warmups=w, origins=origins, tile=tiles)

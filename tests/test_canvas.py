@@ -7,22 +7,26 @@ from strokeparam.canvas import Layout, composite, over
 
 
 def naive(alpha, color, layout, background):
-    """Pad every stroke to the whole canvas and paint them one by one, tiles in painting order."""
-    batch = alpha.shape[0]
-    canvas = background.view(1, 3, 1, 1).expand(batch, 3, layout.height, layout.width).clone()
+    """Pad every stroke (tile and margins) to the whole canvas and paint them one by one, tiles in painting
+    order; what passes the canvas's edge is cut."""
+    batch, m = alpha.shape[0], layout.margin
+    canvas = background.view(1, 3, 1, 1).expand(batch, 3, layout.height + 2 * m, layout.width + 2 * m).clone()
     for k, (top, left) in enumerate(layout.origins()):
         for i in range(alpha.shape[2]):
-            a = torch.zeros(batch, 1, layout.height, layout.width)
-            a[..., top:top + layout.tile, left:left + layout.tile] = alpha[:, k, i]
+            a = torch.zeros(batch, 1, layout.height + 2 * m, layout.width + 2 * m)
+            a[..., top:top + layout.side, left:left + layout.side] = alpha[:, k, i]
             canvas = canvas * (1 - a) + color[:, k, i].view(batch, 3, 1, 1) * a
-    return canvas
+    return canvas[..., m:m + layout.height, m:m + layout.width]
 
 
-@pytest.mark.parametrize("rows, cols, overlap", [(1, 1, 0), (2, 3, 8), (3, 3, 16), (4, 2, 0), (3, 4, 16), (3, 2, 32)])
-def test_composite_equals_naive_reference(rows, cols, overlap):
+@pytest.mark.parametrize("rows, cols, overlap, margin", [(1, 1, 0, 0), (2, 3, 8, 0), (3, 3, 16, 0), (4, 2, 0, 0),
+                                                         (3, 4, 16, 0), (3, 2, 32, 0), (1, 1, 0, 3), (2, 3, 8, 3),
+                                                         (3, 4, 16, 2), (4, 2, 0, 4)])
+def test_composite_equals_naive_reference(rows, cols, overlap, margin):
     gen = torch.Generator().manual_seed(rows * 10 + cols)
-    layout = Layout(rows, cols, tile=16, overlap=overlap // 4)
-    alpha = torch.rand(2, layout.tiles, 4, 1, 16, 16, generator=gen) ** 3
+    layout = Layout(rows, cols, tile=16, overlap=overlap // 4, margin=margin)
+    side = layout.side
+    alpha = torch.rand(2, layout.tiles, 4, 1, side, side, generator=gen) ** 3
     color = torch.rand(2, layout.tiles, 4, 3, generator=gen)
     bg = torch.tensor([1.0, 0.9, 0.2])
     fast = composite(alpha, color, layout, bg)
@@ -50,7 +54,10 @@ def test_layout_arithmetic():
     assert Layout.for_size(224, overlap=8) == Layout(4, 4, 64, 8)      # 64 + 3*56 = 232 >= 224
     big = Layout.for_size((1024, 500), overlap=16)
     assert big.height >= 1024 and big.width >= 500 and big.height - big.stride < 1024
-    for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5)):
+    assert lay.largest_margin == 24 and lay.with_margin().margin == 8 and lay.with_margin(24).side == 112
+    assert Layout(1, 1, 64, 8).with_margin().margin == 0            # one tile: the canvas edge cuts anyway
+    for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5), dict(margin=33), dict(margin=-1),
+                dict(margin=2.0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Layout(**{**dict(rows=1, cols=1, tile=64, overlap=0), **bad})
 

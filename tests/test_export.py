@@ -83,8 +83,10 @@ def test_svg_has_one_masked_stroke_per_action_in_order_with_the_painters_dabs(pa
     for k, (rect, action, (top, left)) in enumerate(zip(rects[1:], acts, origins)):
         assert rect.get("fill") == "#" + "".join(f"{round(float(c) * 255):02x}" for c in action[A.COLOR])
         assert rect.get("mask") == f"url(#s{k})"
-        mask = masks[f"s{k}"]                                  # the mask clips the stroke to its tile
-        assert (float(mask.get("x")), float(mask.get("y")), float(mask.get("width"))) == (left, top, layout.tile)
+        mask = masks[f"s{k}"]                              # the mask clips the stroke to its tile and margins
+        m = layout.margin
+        assert m > 0 and (float(mask.get("x")), float(mask.get("y")), float(mask.get("width"))) == (
+            left - m, top - m, layout.side)
         centres, _, inks = param.painter.dab_geometry(torch.as_tensor(action[None]))
         shown = (inks[0] >= E.SVG_MIN_INK).sum().item()
         circles = mask.findall(SVG + "circle")

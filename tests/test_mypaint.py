@@ -64,6 +64,19 @@ def test_seeds_reproduce_and_differ(renderer):
     assert np.array_equal(p1, p2)
 
 
+def test_render_with_a_margin_paints_the_same_stroke_and_what_passes_its_square(renderer):
+    acts = A.random_actions(12, seed=5)
+    acts[:, A.POINTS] = acts[:, A.POINTS].round()           # ends and control points on the square's edges
+    acts[:, A.PRESSURE], acts[:, A.SIZE] = 1.0, 1.0
+    inner, outer = renderer.render(acts, seed=4), renderer.render(acts, seed=4, margin=10)
+    assert outer.shape == (12, 84, 84)
+    assert np.abs(outer[:, 10:74, 10:74] - inner).max() < 1e-3
+    assert outer.sum() - outer[:, 10:74, 10:74].sum() > 0.05 * outer.sum()
+    assert renderer.render(acts[:2], seed=4).shape == (2, 64, 64)        # back to no margin
+    with pytest.raises(ValueError, match="margin"):
+        renderer.render(acts, margin=-1)
+
+
 def test_paint_scales_to_any_canvas(renderer):
     img = renderer.paint(line(y=0.25, color=(0, 0, 0), pressure=1.0), size=(100, 300), seed=0)
     assert img.shape == (100, 300, 3)

@@ -77,7 +77,7 @@ def test_paint_class_default_copies_one_tile_and_canvas(model):
     drawn = []
     hook = noisy.register_forward_pre_hook(lambda _, args, kwargs: drawn.append(kwargs.get("generator") is not None),
                                            with_kwargs=True)
-    for kwargs, copies, draws in ((dict(grid=1), 8, 4), (dict(size=160, underpainting=0, tile=64), 4, 3)):
+    for kwargs, copies, draws in ((dict(grid=1), 8, 4), (dict(size=160, underpainting=0, tile=64, margin=0), 4, 3)):
         recording.seen.clear()
         drawn.clear()
         param = paint_class(388, models=recording, strokes=2, steps=1, resolution=64, painter=noisy,

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from strokeparam import actions as A
 from strokeparam.painters import (DEFAULT_PAINTER, Painter, SkeletonPainter,
@@ -44,6 +45,28 @@ def test_shapes_range_and_empty_batch(name):
     assert painter(torch.zeros(0, 12)).shape == (0, 1, 64, 64)
     with pytest.raises(ValueError, match=r"\(N, 12\)"):
         painter(torch.rand(5, 11))
+
+
+@pytest.mark.parametrize("name, arch", [("skeleton", {}), ("gan", dict(arch="skeleton")), ("vae", {})])
+def test_a_margin_paints_where_strokes_pass_their_square(name, arch):
+    """at_size(size, margin): the same square, bit for bit, inside a margin; resizable painters paint the ink
+    that reaches past the square there, fixed-size ones leave it bare."""
+    torch.manual_seed(0)
+    painter = create_painter(name, pretrained=False, **SMALL[name], **arch).eval()
+    acts = torch.rand(8, 12, generator=torch.Generator().manual_seed(4))
+    acts[:, A.POINTS] = acts[:, A.POINTS].round()               # control points on the square's corners/edges
+    acts[:, A.PRESSURE], acts[:, A.SIZE] = 1.0, 1.0
+    wide = painter.at_size(64, 8)
+    assert (wide.size, wide.margin, wide.side) == (64, 8, 80) and wide.at_size(64) is not wide
+    with torch.no_grad():
+        inner, outer = painter(acts), wide(acts)
+    assert outer.shape == (8, 1, 80, 80) and wide(torch.zeros(0, 12)).shape == (0, 1, 80, 80)
+    assert torch.allclose(outer[..., 8:72, 8:72], inner, atol=1e-6)
+    rim = F.pad(outer[..., 8:72, 8:72], (8,) * 4) != outer
+    assert outer[rim].sum() > 0.01 * outer.sum() if name != "vae" else outer[rim].sum() == 0
+    for bad in (-1, 65, 2.0):
+        with pytest.raises(ValueError, match="margin"):
+            painter.at_size(64, bad)
 
 
 @pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])

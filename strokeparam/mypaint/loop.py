@@ -52,13 +52,14 @@ def loop_states(seed: int, num: int) -> list[int]:
 _LOCAL = threading.local()
 
 
-def _render(brush: str, size: int, actions: np.ndarray, seed: int) -> np.ndarray:
-    """One chunk: per-stroke alpha (n, size, size) by a renderer cached per (brush, size) in this thread."""
+def _render(brush: str, size: int, margin: int, actions: np.ndarray, seed: int) -> np.ndarray:
+    """One chunk: per-stroke alpha (n, side, side) by a renderer cached per (brush, size, margin) in this
+    thread."""
     from .renderer import MyPaintRenderer
     cache = _LOCAL.__dict__.setdefault("renderers", {})
-    if (brush, size) not in cache:
-        cache[brush, size] = MyPaintRenderer(brush, size)
-    return cache[brush, size].render(actions, seed=seed)
+    if (brush, size, margin) not in cache:
+        cache[brush, size, margin] = MyPaintRenderer(brush, size)
+    return cache[brush, size, margin].render(actions, seed=seed, margin=margin)
 
 
 class BrushInTheLoop:
@@ -82,25 +83,27 @@ class BrushInTheLoop:
     def __repr__(self) -> str:
         return f"BrushInTheLoop(brush={self.brush!r}, workers={self.workers})"
 
-    def submit(self, actions: np.ndarray, size: int, seed: int) -> "Future | np.ndarray":
-        """Start rendering ``actions`` (N, 12) on ``size``-px canvases with ``seed``; :meth:`result` waits."""
+    def submit(self, actions: np.ndarray, size: int, seed: int, margin: int = 0) -> "Future | np.ndarray":
+        """Start rendering ``actions`` (N, 12) on ``size``-px squares with ``margin`` px around them
+        (:meth:`MyPaintRenderer.render`) with ``seed``; :meth:`result` waits."""
         chunks = [actions[i:i + CHUNK] for i in range(0, len(actions), CHUNK)]
         seeds = chunk_seeds(seed, len(chunks))
+        side = size + 2 * margin
         if self.workers == 0 or len(chunks) == 0:
-            return _join([_render(self.brush, size, c, s) for c, s in zip(chunks, seeds)], size)
+            return _join([_render(self.brush, size, margin, c, s) for c, s in zip(chunks, seeds)], side)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mypaint")
-        return [self._pool.submit(_render, self.brush, size, c, s) for c, s in zip(chunks, seeds)]
+        return [self._pool.submit(_render, self.brush, size, margin, c, s) for c, s in zip(chunks, seeds)]
 
     @staticmethod
-    def result(pending, size: int) -> np.ndarray:
-        """The alpha (N, size, size) of a :meth:`submit`."""
+    def result(pending, side: int) -> np.ndarray:
+        """The alpha (N, side, side) of a :meth:`submit` (``side``: its size + 2 x margin)."""
         if isinstance(pending, np.ndarray):
             return pending
-        return _join([job.result() for job in pending], size)
+        return _join([job.result() for job in pending], side)
 
-    def __call__(self, actions: np.ndarray, size: int, seed: int) -> np.ndarray:
-        return self.result(self.submit(actions, size, seed), size)
+    def __call__(self, actions: np.ndarray, size: int, seed: int, margin: int = 0) -> np.ndarray:
+        return self.result(self.submit(actions, size, seed, margin), size + 2 * margin)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -114,5 +117,5 @@ class BrushInTheLoop:
         self.close()
 
 
-def _join(parts: list, size: int) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros((0, size, size), np.float32)
+def _join(parts: list, side: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros((0, side, side), np.float32)

@@ -199,15 +199,20 @@ class MyPaintRenderer:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         return brush_states(seed, num)
 
-    def render(self, actions, seed: int | None = None) -> np.ndarray:
-        """Straight alpha of each stroke on its own fresh canvas: float32 (N, size, size) in [0, 1]."""
+    def render(self, actions, seed: int | None = None, margin: int = 0) -> np.ndarray:
+        """Straight alpha of each stroke on its own fresh canvas: float32 (N, side, side) in [0, 1], with
+        ``side = size + 2 * margin``: the stroke on its ``size``-px square and ``margin`` px around it."""
         acts = A.validate(actions)
+        margin = integer(margin, "margin", 0, self.size, what="an integer number of pixels")
         warmups = self._warmups(len(acts), seed)
-        if self._surface is None:
-            self._surface = _Surface(self.size, self.size)
-        surface = self._surface
-        out = np.empty((len(acts), self.size, self.size), np.float32)
-        self._strokes(surface, [A.to_mypaint(action, self.size) for action in acts], warmups, out)
+        side = self.size + 2 * margin
+        if self._surface is None or self._surface.width != side:
+            self._check_canvas(self.size, side)
+            self._surface = _Surface(side, side)
+        out = np.empty((len(acts), side, side), np.float32)
+        specs = [A.to_mypaint(action, self.size) for action in acts]
+        specs = [A.StrokeSpec(s.points + margin, s.pressures, s.radius, s.color) for s in specs]
+        self._strokes(self._surface, specs, warmups, out)
         return out
 
     def paint(self, actions, size: int | tuple | None = None, background=(1.0, 1.0, 1.0),

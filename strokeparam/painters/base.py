@@ -15,10 +15,12 @@ class Painter(nn.Module):
     """Base class of neural painters.
 
     ``forward(actions)`` takes a float tensor (N, 12) in [0, 1] (fields in :data:`strokeparam.actions.FIELDS`
-    order) and returns straight alpha (N, 1, size, size) in [0, 1], differentiable with respect to every
+    order) and returns straight alpha (N, 1, side, side) in [0, 1], differentiable with respect to every
     field. Subclasses implement :meth:`paint` and :meth:`config`.
 
-    Attributes: ``size`` (canvas side in pixels; see :meth:`at_size`), ``resizable`` (whether the architecture
+    Attributes: ``size`` (the side of the square the actions' coordinates span, in pixels; see :meth:`at_size`),
+    ``margin`` (pixels of canvas painted around that square, where strokes reach past it; 0 by default) and
+    ``side`` (the painted canvas, ``size + 2 * margin``), ``resizable`` (whether the architecture
     paints natively at any ``size``, given to the constructor), ``stochastic`` (whether ``forward`` can draw different
     strokes for one action; it then takes ``generator=``), ``action_space_version`` (the action space it
     was trained for) and ``card`` (the JSON card of loaded weights, or None).
@@ -27,6 +29,7 @@ class Painter(nn.Module):
     name = "painter"
     stochastic = False
     resizable = False
+    margin = 0
     action_space_version = A.ACTION_SPACE_VERSION
 
     def __init__(self, size: int = 64):
@@ -42,22 +45,34 @@ class Painter(nn.Module):
         """Constructor keyword arguments that rebuild this architecture (stored in the card)."""
         return {"size": self.size}
 
-    def at_size(self, size: int) -> "Painter":
-        """This painter on a ``size``-px canvas (8–2048): the same strokes, scaled with the canvas (actions are
-        fractions of it and radii scale with it, as in MyPaint's :func:`strokeparam.actions.to_mypaint`).
+    @property
+    def side(self) -> int:
+        return self.size + 2 * self.margin
 
-        A ``resizable`` painter paints natively at that size with the same weights; any other paints at its
-        own size and its strokes are resized bilinearly. Returns ``self`` when the size is already right.
+    def at_size(self, size: int, margin: int = 0) -> "Painter":
+        """This painter on a ``size``-px canvas (8–2048): the same strokes, scaled with the canvas (actions are
+        fractions of it and radii scale with it, as in MyPaint's :func:`strokeparam.actions.to_mypaint`),
+        with ``margin`` px (0 to ``size``) of canvas painted around it, where strokes near its edge reach.
+
+        A ``resizable`` painter paints natively at that size and margin with the same weights; any other
+        paints at its own size, its strokes resized bilinearly and surrounded by a bare margin. Returns
+        ``self`` when the size and margin are already right.
         """
-        if size == self.size:
+        integer(margin, "margin", 0, size, what="an integer number of pixels")
+        if size == self.size and margin == self.margin:
             return self
         if not self.resizable:
-            return Resized(self, size)
+            return Resized(self, size, margin)
         ref = next(self.parameters(), torch.empty(0))
         painter = type(self)(**dict(self.config(), size=size)).to(ref.device)
         painter.load_state_dict(self.state_dict())
         painter.card = self.card
+        painter.set_margin(margin)
         return painter.train(self.training).requires_grad_(ref.requires_grad)
+
+    def set_margin(self, margin: int) -> None:
+        """Paint ``margin`` px around the actions' square from now on (resizable painters implement it)."""
+        raise NotImplementedError
 
     def paint(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
@@ -71,7 +86,7 @@ class Painter(nn.Module):
             raise ValueError(f"actions must be a floating point tensor, got {actions.dtype}")
         if actions.shape[0] == 0:
             ref = next(self.parameters(), actions)
-            return actions.new_zeros((0, 1, self.size, self.size), dtype=ref.dtype)
+            return actions.new_zeros((0, 1, self.side, self.side), dtype=ref.dtype)
         with torch.no_grad():
             inside = ((actions >= 0) & (actions <= 1)).all(dim=0)      # NaN compares False
         if not bool(inside.all()):
@@ -83,25 +98,28 @@ class Painter(nn.Module):
         return self.paint(actions, generator)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, stochastic={self.stochastic}"
+        return f"size={self.size}, " + (f"margin={self.margin}, " if self.margin else "") + f"stochastic={self.stochastic}"
 
 
 class Resized(Painter):
-    """A fixed-size painter whose strokes are resized bilinearly to ``size`` px (see :meth:`Painter.at_size`)."""
+    """A fixed-size painter whose strokes are resized bilinearly to ``size`` px, in a bare ``margin`` (see
+    :meth:`Painter.at_size`)."""
 
     resizable = True
 
-    def __init__(self, painter: Painter, size: int):
+    def __init__(self, painter: Painter, size: int, margin: int = 0):
         super().__init__(size)
-        self.inner = painter
+        self.inner, self.margin = painter, margin
         self.name, self.stochastic, self.card = painter.name, painter.stochastic, painter.card
 
     def config(self) -> dict:
         return dict(self.inner.config(), size=self.size)
 
-    def at_size(self, size: int) -> Painter:
-        return self.inner.at_size(size)
+    def at_size(self, size: int, margin: int = 0) -> Painter:
+        return self.inner.at_size(size, margin)
 
     def paint(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         alpha = self.inner(actions, generator=generator)
-        return F.interpolate(alpha, size=(self.size, self.size), mode="bilinear", align_corners=False).clamp(0, 1)
+        if alpha.shape[-1] != self.size:
+            alpha = F.interpolate(alpha, size=(self.size, self.size), mode="bilinear", align_corners=False).clamp(0, 1)
+        return F.pad(alpha, (self.margin,) * 4)

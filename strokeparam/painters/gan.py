@@ -58,6 +58,10 @@ class GANPainter(Painter):
         self.deconv = nn.Sequential(*_up(16 * dim, 8 * dim), *_up(8 * dim, 4 * dim), *_up(4 * dim, 2 * dim),
                                     *_up(2 * dim, 1, last=True))
 
+    def set_margin(self, margin: int) -> None:
+        self.margin = margin
+        self.body.set_margin(margin)
+
     def config(self) -> dict:
         config = dict(size=self.size, dim=self.dim, noise_dim=self.noise_dim)
         return dict(config, arch=self.arch, skeleton=self.skeleton_config) if self.arch == "skeleton" else config

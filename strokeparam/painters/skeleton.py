@@ -140,6 +140,10 @@ class SkeletonPainter(Painter):
             last.bias.zero_()
             last.bias[components:2 * components] = 1.0
 
+    def set_margin(self, margin: int) -> None:
+        self.margin = margin
+        self.grid = torch.arange(-margin, self.size + margin, dtype=torch.float32, device=self.grid.device) + 0.5
+
     def config(self) -> dict:
         config = dict(size=self.size, dabs=self.dabs, components=self.components, hidden=self.hidden,
                       jitter=self.jitter, draw_gain=self.draw_gain)
