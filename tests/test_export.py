@@ -43,6 +43,22 @@ def test_json_round_trip_reproduces_the_image(param, painter, tmp_path):
     assert (image(again) - image(param)).abs().max() < 1e-5
 
 
+def test_json_round_trip_keeps_the_margin_and_reads_files_from_before_margins(param, painter, tmp_path):
+    assert param.layout.margin == 8                               # "auto" on a grid of tiles
+    narrow = BrushstrokeParam(strokes=4, grid=(1, 2), painter=painter, seed=1, underpainting=0, margin=3)
+    again = BrushstrokeParam(init=E.save_strokes(narrow, tmp_path / "m.json"), painter=painter)
+    assert again.layout.margin == 3 and torch.equal(image(again), image(narrow))
+    assert BrushstrokeParam(init=tmp_path / "m.json", painter=painter, margin=0).layout.margin == 0
+    doc = json.loads((tmp_path / "m.json").read_text())
+    del doc["layout"]["margin"]                                     # a file written before margins
+    old = BrushstrokeParam(init=doc, painter=painter)
+    cut = BrushstrokeParam(strokes=4, grid=(1, 2), painter=painter, seed=1, underpainting=0, margin=0)
+    assert old.layout.margin == 0 and torch.allclose(image(old), image(cut), atol=1e-6)
+    doc["layout"]["margin"] = 40
+    with pytest.raises(ValueError, match="margin"):
+        BrushstrokeParam(init=doc, painter=painter)
+
+
 def test_json_round_trip_keeps_the_output_size(painter, tmp_path):
     param = BrushstrokeParam(strokes=3, size=(70, 100), painter=painter, seed=2)
     again = BrushstrokeParam(init=E.save_strokes(param, tmp_path / "s.json"), painter=painter)
