@@ -167,6 +167,8 @@ def _common(parser, strokes: int | None, steps: int | None, size_help: str, lr: 
     parser.add_argument("--tile", type=_tile, help="pixels of each painter tile; strokes scale with it "
                         "(default: the painter's 64, or the preset's)")
     parser.add_argument("--overlap", type=_non_negative_int, help="pixels neighbouring tiles share (default 8)")
+    parser.add_argument("--margin", type=_non_negative_int, help="pixels painted around each tile of a grid, where "
+                        "strokes reach past it (default: 1/8 of a tile; 0 cuts strokes at their tile's edge)")
     parser.add_argument("--underpainting", type=_non_negative_int, default=None,
                         help="strokes of one layer spanning the whole canvas, painted under the tiles first "
                              "(coarse to fine; 0: none; default: the command's)")
@@ -349,7 +351,7 @@ def _painter(args, name: str | None = None):
 
 def _layout(args) -> dict:
     """BrushstrokeParam's canvas keywords of the options given (others keep the defaults or the preset's)."""
-    kwargs = {k: v for k, v in dict(overlap=args.overlap, tile=args.tile,
+    kwargs = {k: v for k, v in dict(overlap=args.overlap, tile=args.tile, margin=args.margin,
                                     underpainting=args.underpainting).items() if v is not None}
     kwargs["mypaint"] = not args.neural_only
     if args.grid is not None:

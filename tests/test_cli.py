@@ -61,7 +61,7 @@ def jobs(tmp_path_factory):
     Image.new("RGB", (60, 40), (30, 90, 200)).save(root / "photo.png")
     Image.new("RGB", (40, 40), (200, 40, 40)).save(root / "red.png")
     started = {
-        "paint": start("paint", "giant panda", *TINY, *FAST, "--grid", "1x2", "--gif", "--svg", "--mypaint",
+        "paint": start("paint", "giant panda", *TINY, *FAST, "--grid", "1x2", "--margin", "5", "--gif", "--svg", "--mypaint",
                        "--out", root / "sub" / "panda.png"),
         "style": start("style", root / "photo.png", *TINY, "--size", "48", "--palette", "#000000,#ffffff,1e5ac8",
                        "--draws", "1", "--out", root / "s.png"),
@@ -90,6 +90,7 @@ def test_paint_writes_every_output_and_the_verdict(painted):
     assert picture(out) == (120, 64) and picture(out.with_name("panda_mypaint.png")) == (120, 64)
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["format"] == "strokeparam-strokes" and len(doc["paintings"][0]) == 40 + 2 * 3
+    assert doc["layout"]["margin"] == 5
     with Image.open(out.with_suffix(".gif")) as gif:
         assert gif.size == (120, 64) and gif.n_frames >= 1
     assert ET.parse(out.with_suffix(".svg")).getroot().tag.endswith("svg")
@@ -175,6 +176,9 @@ def test_mistakes_print_one_line_through_the_console_script(args, code, needle, 
     (["paint", "1", "--grayscale", "--palette", "#000000"], 2, "not allowed with argument"),
     (["paint", "1", "--strokes", "-3"], 2, "--strokes: must be a positive integer"),
     (["paint", "1", "--draws", "-1"], 2, "--draws: must be"),
+    (["paint", "1", "--margin", "-1"], 2, "--margin: must be"),
+    (["paint", "1", "--grid", "2", "--margin", "25"], 1, "margin must be an integer number of pixels (a 64-px tile "
+                                                          "with 8 px of overlap) in [0, 24], got 25"),
     (["paint", "1", "--copies", "1", "--draws", "2"], 1, "draws must be an integer up to copies in [0, 1], got 2"),
     (["paint", "1", "--models", "resnet50"], 2, "choose from efficientnet_lite0"),
     (["paint", "1", "--device", "tpu9"], 2, "--device"),
