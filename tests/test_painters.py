@@ -242,3 +242,31 @@ def test_dab_raster_gradient_is_autograds(chunk, monkeypatch):
         expected = torch.autograd.grad((plain * upstream).sum(), inputs)
         for a, b in zip(torch.autograd.grad((got * upstream).sum(), inputs), expected):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+
+
+def test_components_of_equal_radius_paint_as_one_gaussian(monkeypatch):
+    """The shipped painter's two Gaussian components per dab have radii within 3% of each other: painted as
+    one (ink-weighted mean radius, summed ink) the strokes and gradients stay those of the two, half the
+    rasterizer's work; components of other radii stay apart, and a dab without ink stays finite."""
+    from strokeparam.painters import skeleton
+    painter = create_painter()
+    acts = torch.rand(40, 12, generator=torch.Generator().manual_seed(6))
+    acts[0, A.PRESSURE] = 0.0
+    with torch.no_grad():
+        _, rad, weight = painter.dab_geometry(acts)
+    assert rad.shape[-1] == 2 and float((rad.amax(-1) / rad.amin(-1)).max()) < skeleton.MERGE_SPREAD
+    merged = skeleton.merge_components(rad, weight)
+    assert merged[0].shape == (40, 64, 1) and torch.isfinite(merged[0]).all() and merged[1][0].abs().max() == 0
+    runs = {}
+    for name in ("merged", "apart"):
+        if name == "apart":
+            monkeypatch.setattr(skeleton, "merge_components", lambda r, w: (r, w))
+        x = acts.clone().requires_grad_(True)
+        alpha = painter(x)
+        (alpha * torch.linspace(0, 1, 64)).sum().backward()
+        runs[name] = alpha.detach(), x.grad
+    (alpha, grad), (want, want_grad) = runs["merged"], runs["apart"]
+    assert 0 < (alpha - want).abs().max() < 3e-4
+    torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-3 * float(want_grad.abs().max()))
+    wide = rad * torch.tensor([1.0, 1.2])                          # radii 20% apart: painted as they are
+    assert skeleton.merge_components(wide, weight)[0] is wide

@@ -34,6 +34,25 @@ from .registry import register_painter
 
 
 CHUNK_ELEMENTS = 2 ** 23      # elements of one (strokes, dabs, px) table: strokes are rasterized in chunks
+MERGE_SPREAD = 1.05           # a dab's Gaussian components whose radii agree this closely are painted as one
+
+
+def merge_components(rad: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radii and peak inks (N, T, C) of dabs as one Gaussian each (N, T, 1) where every dab's components
+    have radii within :data:`MERGE_SPREAD` of each other: the ink-weighted mean radius and the summed ink.
+    The first-order change of the ink cancels; what is left is of the second order in the radii's spread
+    (alpha within ~1e-4 for the shipped painter, whose components differ by at most ~3%), and the
+    rasterizer does 1/C of the work. Otherwise (or with one component) they are returned as they are."""
+    if rad.shape[-1] == 1:
+        return rad, weight
+    with torch.no_grad():
+        spread = float((rad.amax(-1) / rad.amin(-1)).max()) if rad.numel() else 1.0
+    if not spread <= MERGE_SPREAD:
+        return rad, weight
+    total = weight.sum(-1, keepdim=True)
+    mean = torch.where(total > 0, (rad * weight).sum(-1, keepdim=True) / total.clamp_min(1e-30),
+                       rad.mean(-1, keepdim=True))
+    return mean, total
 
 
 def _powers(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,8 +209,10 @@ class SkeletonPainter(Painter):
         return centres, rad, weight
 
     def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
-        n, c = actions.shape[0], self.components
+        n = actions.shape[0]
         centres, rad, weight = self.dab_geometry(actions.to(self.offset.dtype), generator)
+        rad, weight = merge_components(rad, weight)
+        c = rad.shape[-1]
         inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
         cx = centres[..., 0:1].repeat_interleave(c, dim=1)
         cy = centres[..., 1:2].repeat_interleave(c, dim=1)
