@@ -25,7 +25,7 @@ from .checks import integer, is_int
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
 UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 MAX_UNDERPAINTING_TILE = 2048   # px: the largest tile of an underpainting (a painter's largest canvas)
-MARGIN = 1 / 8         # of a tile: the margin "auto" paints around the tiles of a grid (past it, ~0.5% of ink)
+MARGIN = 1 / 4         # of a tile: the margin "auto" paints around the tiles of a grid (2.5 of the largest radii)
 COMPILED = Path(__file__).with_name("_over.so")    # "over" in one pass (_over.c, built by scripts/setup.sh)
 
 

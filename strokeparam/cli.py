@@ -168,7 +168,7 @@ def _common(parser, strokes: int | None, steps: int | None, size_help: str, lr: 
                         "(default: the painter's 64, or the preset's)")
     parser.add_argument("--overlap", type=_non_negative_int, help="pixels neighbouring tiles share (default 8)")
     parser.add_argument("--margin", type=_non_negative_int, help="pixels painted around each tile of a grid, where "
-                        "strokes reach past it (default: 1/8 of a tile; 0 cuts strokes at their tile's edge)")
+                        "strokes reach past it (default: 1/4 of a tile; 0 cuts strokes at their tile's edge)")
     parser.add_argument("--underpainting", type=_non_negative_int, default=None,
                         help="strokes of one layer spanning the whole canvas, painted under the tiles first "
                              "(coarse to fine; 0: none; default: the command's)")

@@ -33,8 +33,8 @@ class BrushstrokeParam(nn.Module):
       painter like the default skeleton (the strokes scale with the tile, as MyPaint's do).
     - ``margin``: pixels of canvas painted around each tile of a grid, where strokes near a tile's edge
       reach, as they do when MyPaint re-paints them on the whole canvas (so nothing is cut at a tile's
-      edge: no seams). None: the stroke JSON's (``init``), else ``"auto"``, 1/8 of a tile on a grid of
-      several tiles (the ink past it: ~0.5%) and none on one tile, whose canvas edge cuts anyway; up to
+      edge: no seams). None: the stroke JSON's (``init``), else ``"auto"``, 1/4 of a tile (2.5 of the
+      brush's largest radii) on a grid of several tiles and none on one tile, whose canvas edge cuts anyway; up to
       ``layout.largest_margin``. Underpainting layers of several tiles get ``"auto"``.
     - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
       image composites what MyPaint paints for the current strokes, while gradients flow through the

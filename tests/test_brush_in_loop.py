@@ -44,7 +44,7 @@ def test_the_repaint_of_a_seed_is_what_the_loop_showed_for_it(painter):
     # a stitched canvas over an underpainting: the same strokes wherever they lie, also where they cross
     # their tile's edge (the loop paints the tiles' margins); cut at the edge, they differ several times more
     param = BrushstrokeParam(strokes=12, size=(160, 224), painter=painter, seed=2, mypaint=True)
-    assert param.layout.margin == 8
+    assert param.layout.margin == 16
     with torch.no_grad():
         shown = param.image()
         cut = BrushstrokeParam(strokes=12, size=(160, 224), painter=painter, seed=2, mypaint=True, margin=0).image()

@@ -54,7 +54,7 @@ def test_layout_arithmetic():
     assert Layout.for_size(224, overlap=8) == Layout(4, 4, 64, 8)      # 64 + 3*56 = 232 >= 224
     big = Layout.for_size((1024, 500), overlap=16)
     assert big.height >= 1024 and big.width >= 500 and big.height - big.stride < 1024
-    assert lay.largest_margin == 24 and lay.with_margin().margin == 8 and lay.with_margin(24).side == 112
+    assert lay.largest_margin == 24 and lay.with_margin().margin == 16 and lay.with_margin(24).side == 112
     assert Layout(1, 1, 64, 8).with_margin().margin == 0            # one tile: the canvas edge cuts anyway
     for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5), dict(margin=33), dict(margin=-1),
                 dict(margin=2.0)):

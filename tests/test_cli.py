@@ -61,8 +61,8 @@ def jobs(tmp_path_factory):
     Image.new("RGB", (60, 40), (30, 90, 200)).save(root / "photo.png")
     Image.new("RGB", (40, 40), (200, 40, 40)).save(root / "red.png")
     started = {
-        "paint": start("paint", "giant panda", *TINY, *FAST, "--grid", "1x2", "--margin", "5", "--gif", "--svg", "--mypaint",
-                       "--out", root / "sub" / "panda.png"),
+        "paint": start("paint", "giant panda", *TINY, *FAST, "--grid", "1x2", "--margin", "5", "--gif", "--svg",
+                       "--mypaint", "--out", root / "sub" / "panda.png"),
         "style": start("style", root / "photo.png", *TINY, "--size", "48", "--palette", "#000000,#ffffff,1e5ac8",
                        "--draws", "1", "--out", root / "s.png"),
         "gallery": start(*GALLERY, "--mypaint", "--repaints", "2", "--style-images", root / "red.png",

@@ -44,7 +44,7 @@ def test_json_round_trip_reproduces_the_image(param, painter, tmp_path):
 
 
 def test_json_round_trip_keeps_the_margin_and_reads_files_from_before_margins(param, painter, tmp_path):
-    assert param.layout.margin == 8                               # "auto" on a grid of tiles
+    assert param.layout.margin == 16                              # "auto" on a grid of tiles
     narrow = BrushstrokeParam(strokes=4, grid=(1, 2), painter=painter, seed=1, underpainting=0, margin=3)
     again = BrushstrokeParam(init=E.save_strokes(narrow, tmp_path / "m.json"), painter=painter)
     assert again.layout.margin == 3 and torch.equal(image(again), image(narrow))

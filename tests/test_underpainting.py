@@ -38,7 +38,7 @@ def test_levels_paint_coarse_layers_first_over_the_whole_canvas(layered):
     assert layered.actions().shape == (1, total, 12)
     origins, tiles, margins = layered.placement()
     assert origins.shape == (total, 2) and tiles.tolist()[:4] == [side] * 4 and tiles.tolist()[-1] == 64
-    assert margins.tolist()[:4] == [0] * 4 and margins.tolist()[-1] == fine.margin == 8     # one tile: no margin
+    assert margins.tolist()[:4] == [0] * 4 and margins.tolist()[-1] == fine.margin == 16    # one tile: no margin
     assert image(layered).shape == (1, 3, 96, 96)
 
 

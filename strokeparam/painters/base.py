@@ -98,7 +98,8 @@ class Painter(nn.Module):
         return self.paint(actions, generator)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, " + (f"margin={self.margin}, " if self.margin else "") + f"stochastic={self.stochastic}"
+        margin = f"margin={self.margin}, " if self.margin else ""
+        return f"size={self.size}, {margin}stochastic={self.stochastic}"
 
 
 class Resized(Painter):
