@@ -159,7 +159,8 @@ def breakdown(steps: int) -> str:
         acts = param.actions().detach()
         blocks, start = [], 0
         for layout, n in param.levels:
-            blocks.append((param._painter_at(layout.tile, layout.margin), acts[:, start:start + layout.tiles * n].reshape(-1, 12)))
+            block = acts[:, start:start + layout.tiles * n].reshape(-1, 12)
+            blocks.append((param._painter_at(layout.tile, layout.margin), block))
             start += layout.tiles * n
         painter_s = best(lambda: sum(p(b.detach().requires_grad_()).mean() for p, b in blocks).backward())
         raw = param.raw

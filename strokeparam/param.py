@@ -34,8 +34,8 @@ class BrushstrokeParam(nn.Module):
     - ``margin``: pixels of canvas painted around each tile of a grid, where strokes near a tile's edge
       reach, as they do when MyPaint re-paints them on the whole canvas (so nothing is cut at a tile's
       edge: no seams). None: the stroke JSON's (``init``), else ``"auto"``, 1/4 of a tile (2.5 of the
-      brush's largest radii) on a grid of several tiles and none on one tile, whose canvas edge cuts anyway; up to
-      ``layout.largest_margin``. Underpainting layers of several tiles get ``"auto"``.
+      brush's largest radii) on a grid of several tiles and none on one tile, whose canvas edge cuts
+      anyway; up to ``layout.largest_margin``. Underpainting layers of several tiles get ``"auto"``.
     - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
       image composites what MyPaint paints for the current strokes, while gradients flow through the
       neural painter (straight-through). A call without ``generator`` paints with MyPaint seed ``seed``
@@ -64,8 +64,8 @@ class BrushstrokeParam(nn.Module):
         super().__init__()
         from .painters import Painter, create_painter
         layout = raw = None
-        saved = isinstance(init, (str, dict)) or hasattr(init, "__fspath__")
-        if saved:
+        from_file = isinstance(init, (str, dict)) or hasattr(init, "__fspath__")
+        if from_file:
             from .export import load_strokes, saved_painter
             saved = load_strokes(init)
             layout, init, strokes = saved["layout"], saved["actions"], saved["strokes"]
@@ -96,7 +96,7 @@ class BrushstrokeParam(nn.Module):
             else:
                 rows, cols = pair(1 if grid is None else grid, "grid")
                 layout = Layout(rows, cols, tile, overlap)
-        if margin is not None or not saved:              # a stroke JSON's layout keeps its margin
+        if margin is not None or not from_file:          # a stroke JSON's layout keeps its margin
             layout = layout.with_margin("auto" if margin is None else margin)
         self.layout = layout
         self.size = None if size is None else pair(size, "size")
@@ -137,8 +137,9 @@ class BrushstrokeParam(nn.Module):
 
     def extra_repr(self) -> str:
         under = "".join(f"{lay.rows}x{lay.cols} x {lay.tile} px x {n}, " for lay, n in self.levels[:-1])
-        return (f"strokes={self.strokes}, grid={self.layout.rows}x{self.layout.cols}, overlap={self.layout.overlap}, "
-                f"tile={self.layout.tile}, margin={self.layout.margin}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, "
+        lay = self.layout
+        return (f"strokes={self.strokes}, grid={lay.rows}x{lay.cols}, overlap={lay.overlap}, tile={lay.tile}, "
+                f"margin={lay.margin}, size={self.output_size}, batch={self.batch}, mypaint={self.in_loop}, "
                 + (f"underpainting=[{under[:-2]}], " if under else "")
                 + f"constraints={[c.to_dict()['type'] for c in self.constraints]}")
 

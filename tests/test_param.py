@@ -132,7 +132,8 @@ def test_each_layer_is_painted_once_per_neural_render_and_once_per_draw(painter)
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
     param = BrushstrokeParam(strokes=3, size=96, painter=noisy, seed=0)      # an underpainting and the tiles
     calls = []
-    hooks = [p.register_forward_pre_hook(lambda *_: calls.append(1)) for p in (param.painter, *param.level_painters.values())]
+    painters = (param.painter, *param.level_painters.values())
+    hooks = [p.register_forward_pre_hook(lambda *_: calls.append(1)) for p in painters]
     gen = torch.Generator().manual_seed(0)
     for kwargs, per_layer in ((dict(), 1), (dict(generator=gen), 1), (dict(generator=gen, draws=3), 3),
                               (dict(generator=gen, draws=2, expected=True), 3)):
