@@ -55,6 +55,8 @@ def main():
                                              "paint_content's)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--underpainting", help="strokes of a whole-canvas layer under the tiles, or auto (default: "
+                                            "none, paint_content's)")
     p.add_argument("--grayscale", action="store_true")
     p.add_argument("--out", type=Path, help="save photo | before | after | MyPaint rows as PNG here")
     p.add_argument("--quick", action="store_true", help="2 photos at 64 px, 20 steps")
@@ -75,18 +77,22 @@ def main():
     for name in names:
         image = photo(name, size)
         extra = {} if args.preset == "paper" else {"size": tuple(image.shape[-2:])}
+        if args.underpainting:
+            extra["underpainting"] = args.underpainting if args.underpainting == "auto" else int(args.underpainting)
         param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
                               seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
                               draws=draws, progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
-                                 grayscale=args.grayscale, underpainting=0)
+                                 grayscale=args.grayscale, underpainting=extra.get("underpainting", 0),
+                                 background=param.background)
         pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=args.seed), param.to_mypaint(seed=args.seed)]
         reference = to_gray(image) if args.grayscale else image
         losses = [content_loss(x, reference, model) for x in pictures]
-        tiles = (f"{layout.rows}x{layout.cols} x {layout.tile} px x {param.strokes} = "
-                 f"{layout.tiles * param.strokes}")
+        under = sum(lay.tiles * n for lay, n in param.levels[:-1])
+        tiles = (f"{layout.rows}x{layout.cols} x {layout.tile} px x {param.strokes}"
+                 + (f" + {under} underpainting" if under else "") + f" = {layout.tiles * param.strokes + under}")
         rows.append((name, "x".join(map(str, param.output_size)), tiles, losses))
         if args.out:
             save([image, pictures[0], pictures[1], pictures[3]], args.out / f"{name}.png")

@@ -253,8 +253,9 @@ STYLE_DRAWS = 3
 STYLE_PRESETS = {
     # Nakano (2019), Figure 13: 8 x 8 tiles of 64 px overlapping by 32 (288 px), 4 strokes each (256 strokes)
     "paper": dict(tile=64, grid=8, overlap=32, strokes=4),
-    # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, 24 strokes each
-    "painterly": dict(tile=128, overlap=32, strokes=24),
+    # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, 24 strokes each, on a
+    # toned ground (the photo's mean color), which the dry brush's gaps show instead of white paper
+    "painterly": dict(tile=128, overlap=32, strokes=24, background="mean"),
 }
 
 
@@ -265,11 +266,12 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
     The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
-    :data:`STYLE_PRESETS` ("painterly": 128-px tiles with 24 strokes each, strokes visible at 100% zoom;
-    "paper": the seed paper's 8 x 8 tiles of 64 px, 4 strokes each, 288 px); ``grid`` (rows, cols, an int),
-    ``size`` (canvas pixels), ``tile``, ``overlap`` and ``strokes`` override it. Without ``grid`` or
-    ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is the
-    content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
+    :data:`STYLE_PRESETS` ("painterly": 128-px tiles with 24 strokes each, strokes visible at 100% zoom, on
+    a toned ground; "paper": the seed paper's 8 x 8 tiles of 64 px, 4 strokes each, 288 px, on white);
+    ``grid`` (rows, cols, an int), ``size`` (canvas pixels), ``tile``, ``overlap``, ``strokes`` and
+    ``background`` (a gray level, an RGB triple, or "mean": the image's mean color) override it. Without
+    ``grid`` or ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is
+    the content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
     the loop: each step the model sees the neural render and ``draws`` fresh MyPaint draws of the strokes
     (default :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
@@ -292,6 +294,11 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
         target = to_gray(target)
     integer(steps, "steps")
     integer(draws, "draws")
+    if isinstance(settings.get("background"), str):
+        if settings["background"] != "mean":
+            raise ValueError(f"background must be a gray level, an RGB triple in [0, 1] or 'mean' (the image's "
+                             f"mean color), got {settings['background']!r}")
+        settings["background"] = target.mean((0, 2, 3)).clamp(0, 1).tolist()
     if "grid" not in settings and "size" not in settings:
         settings["size"] = tuple(target.shape[-2:])
     if "grid" not in settings and "tile" in settings:      # tiles of about the preset's size cover the canvas

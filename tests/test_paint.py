@@ -186,6 +186,14 @@ def test_style_presets(model, painter, photo):
     painterly = paint_content(photo, size=320, strokes=2, steps=1, model=model, painter=painter, progress=False)
     assert (painterly.layout.rows, painterly.layout.tile, painterly.layout.overlap) == (3, 128, 32)
     assert painterly.in_loop and painterly.output_size == (320, 320)
+    # the painterly preset paints on a toned ground: the photo's mean color; the paper's on white
+    assert torch.allclose(painterly.background, load_image(photo).mean((0, 2, 3)), atol=1e-6)
+    assert torch.equal(paper.background, torch.ones(3))
+    white = paint_content(photo, strokes=2, steps=1, model=model, painter=painter, mypaint=False,
+                          background=1.0, progress=False)
+    assert torch.equal(white.background, torch.ones(3))
+    with pytest.raises(ValueError, match="background must be .*'mean'"):
+        paint_content(photo, background="median", painter=painter, progress=False)
     with pytest.raises(KeyError, match="painterly"):
         paint_content(photo, preset="oil", painter=painter, progress=False)
 
