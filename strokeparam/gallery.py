@@ -38,6 +38,7 @@ class GalleryItem:
     strokes: int            # strokes per tile
     steps: int
     tiles: int = 1
+    underpainting: int = 0  # strokes in the layers under the tiles
     probability: float | None = None   # of the class under the held-out classifier
     heldout: str | None = None          # the held-out classifier's name
     content: str | None = None          # style items: the content image
@@ -54,7 +55,7 @@ class GalleryItem:
         for name in ("heldout", "content", "mypaint", "strokes_json"):
             if not isinstance(getattr(self, name), (str, type(None))):
                 raise ValueError(f"gallery item {name} must be a string or null, got {getattr(self, name)!r}")
-        for name, low in (("strokes", 1), ("steps", 0), ("tiles", 1)):
+        for name, low in (("strokes", 1), ("steps", 0), ("tiles", 1), ("underpainting", 0)):
             value = getattr(self, name)
             integer(value, f"gallery item {name}", low)
         for name in ("probability", "mypaint_probability"):
@@ -74,7 +75,8 @@ class GalleryItem:
 
     def caption(self) -> dict[str, str]:
         """The caption as short phrases: subject, painter, constraint, strokes, steps, held-out verdict."""
-        strokes = _count(self.strokes, "stroke") + (f" x {self.tiles} tiles" if self.tiles > 1 else "")
+        strokes = (_count(self.strokes, "stroke") + (f" x {self.tiles} tiles" if self.tiles > 1 else "")
+                   + (f" + {self.underpainting} underpainting" if self.underpainting else ""))
         parts = dict(subject=self.subject, painter=f"painter {self.painter}", constraint=self.constraint,
                      strokes=strokes, steps=_count(self.steps, "step"))
         if self.probability is not None:
@@ -407,7 +409,8 @@ class _Tools:
                 with torch.no_grad():
                     probability = [verdict(model, image, job.index)[0]
                                    for image in (param.image(mypaint=False), repaint) if image is not None]
-        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, probability, judge)
+        under = sum(layout.tiles * n for layout, n in param.levels[:-1])
+        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, under, probability, judge)
 
     def _class_steps(self, job: Job, one_tile: bool) -> int:
         """The steps a class painting of ``job`` took: the gallery's, or paint_class's default for it."""
@@ -416,17 +419,19 @@ class _Tools:
 
     def recaption(self, job: Job, folder: Path) -> GalleryItem:
         """The GalleryItem of a painting whose files are there but whose record is not."""
+        from .canvas import underpainting_levels
         from .export import load_strokes
         saved = load_strokes(folder / f"{job.stem}.json")
         layout, doc = saved["layout"], saved["doc"]
         o = self.options
         steps = (o["photo_kwargs"]["steps"] if job.picture is not None
                  else self._class_steps(job, layout.tiles == 1 and not saved["underpainting"]))
-        return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, None, None)
+        under = sum(lay.tiles * n for lay, n in underpainting_levels(saved["underpainting"] or 0, layout))
+        return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, under, None, None)
 
     @staticmethod
-    def _item(job: Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, probability,
-              judge) -> GalleryItem:
+    def _item(job: Job, folder: Path, painter: str, strokes: int, steps: int, tiles: int, underpainting: int,
+              probability, judge) -> GalleryItem:
         """The item of a painting; ``probability``: None, or held-out P of the neural render [and the re-paint]."""
         neural_p, mypaint_p = (list(probability or []) + [None, None])[:2]
         out = folder / f"{job.stem}.png"
@@ -435,6 +440,7 @@ class _Tools:
         return GalleryItem(kind="class" if job.index is not None else "style", image=out.name,
                            subject=f"{job.name} ({job.index})" if job.index is not None else job.name,
                            painter=painter, constraint=job.style.label, strokes=strokes, steps=steps, tiles=tiles,
+                           underpainting=underpainting,
                            probability=neural_p, mypaint_probability=mypaint_p, heldout=judge,
                            content=content if content and (folder / content).is_file() else None,
                            mypaint=mypaint.name if mypaint.is_file() else None,

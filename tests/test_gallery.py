@@ -126,6 +126,10 @@ def test_pages_are_pure_and_sections_follow_kinds():
     assert page == render_html(items)
     assert page.index('id="class"') < page.index('id="style"')
     assert "P = 0.900 by held-out m" in page and "50 strokes" in page and "200 steps" in page
+    canvas = GalleryItem("class", "c.png", "goldfish (1)", "skeleton", "color", 30, 150, tiles=4, underpainting=40)
+    assert "30 strokes x 4 tiles + 40 underpainting" in render_html([canvas])
+    with pytest.raises(ValueError, match="underpainting"):
+        GalleryItem("class", "c.png", "goldfish (1)", "skeleton", "color", 30, 150, underpainting=-1)
     assert 'id="style"' not in render_html(items[1:]) and "Intrinsic" not in render_markdown(items[1:])
 
 
