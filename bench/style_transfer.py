@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from strokeparam import BrushstrokeParam, load_classifier
+from strokeparam.canvas import strokes_in
 from strokeparam.judge import load_painter
 from strokeparam.paint import CONTENT_MODEL, content_loss, load_image, paint_content, to_gray
 
@@ -90,7 +91,7 @@ def main():
         pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=args.seed), param.to_mypaint(seed=args.seed)]
         reference = to_gray(image) if args.grayscale else image
         losses = [content_loss(x, reference, model) for x in pictures]
-        under = sum(lay.tiles * n for lay, n in param.levels[:-1])
+        under = strokes_in(param.levels[:-1])
         tiles = (f"{layout.rows}x{layout.cols} x {layout.tile} px x {param.strokes}"
                  + (f" + {under} underpainting" if under else "") + f" = {layout.tiles * param.strokes + under}")
         rows.append((name, "x".join(map(str, param.output_size)), tiles, losses))

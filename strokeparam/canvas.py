@@ -119,6 +119,11 @@ class Layout:
                     height=self.height, width=self.width)
 
 
+def strokes_in(levels) -> int:
+    """The strokes of (Layout, strokes per tile) levels, all tiles together."""
+    return sum(lay.tiles * n for lay, n in levels)
+
+
 def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...]:
     """The layers of ``underpainting=`` ("auto", None, an int or (tile, strokes) pairs) as (Layout, strokes
     per tile) over the canvas of ``layout``. An int n is one tile spanning the canvas with n strokes; over a

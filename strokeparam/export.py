@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import actions as A
-from .canvas import Layout, underpainting_levels
+from .canvas import Layout, strokes_in, underpainting_levels
 from .checks import integer
 from .files import atomic_write_bytes
 
@@ -119,7 +119,7 @@ def load_strokes(source) -> dict:
             raise ValueError("underpainting must be a list of at most 8 layers")
         under = [(int(u["tile"]), int(u["strokes"])) for u in under]
         levels = underpainting_levels(under or None, layout)
-        under_total = sum(lay.tiles * n for lay, n in levels)
+        under_total = strokes_in(levels)
         strokes = doc.get("strokes_per_tile", max(1, (paintings.shape[1] - under_total) // layout.tiles))
         integer(strokes, "strokes_per_tile")
         from . import constraints as C

@@ -409,8 +409,9 @@ class _Tools:
                 with torch.no_grad():
                     probability = [verdict(model, image, job.index)[0]
                                    for image in (param.image(mypaint=False), repaint) if image is not None]
-        under = sum(layout.tiles * n for layout, n in param.levels[:-1])
-        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles, under, probability, judge)
+        from .canvas import strokes_in
+        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles,
+                          strokes_in(param.levels[:-1]), probability, judge)
 
     def _class_steps(self, job: Job, one_tile: bool) -> int:
         """The steps a class painting of ``job`` took: the gallery's, or paint_class's default for it."""
@@ -419,14 +420,14 @@ class _Tools:
 
     def recaption(self, job: Job, folder: Path) -> GalleryItem:
         """The GalleryItem of a painting whose files are there but whose record is not."""
-        from .canvas import underpainting_levels
+        from .canvas import strokes_in, underpainting_levels
         from .export import load_strokes
         saved = load_strokes(folder / f"{job.stem}.json")
         layout, doc = saved["layout"], saved["doc"]
         o = self.options
         steps = (o["photo_kwargs"]["steps"] if job.picture is not None
                  else self._class_steps(job, layout.tiles == 1 and not saved["underpainting"]))
-        under = sum(lay.tiles * n for lay, n in underpainting_levels(saved["underpainting"] or 0, layout))
+        under = strokes_in(underpainting_levels(saved["underpainting"] or 0, layout))
         return self._item(job, folder, doc["painter"], doc["strokes_per_tile"], steps, layout.tiles, under, None, None)
 
     @staticmethod

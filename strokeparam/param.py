@@ -10,7 +10,7 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import Layout, composite, underpainting_levels
+from .canvas import Layout, composite, strokes_in, underpainting_levels
 from .checks import integer, is_int, pair, rgb
 from .mypaint.loop import BrushInTheLoop, straight_through
 
@@ -116,7 +116,7 @@ class BrushstrokeParam(nn.Module):
         if palette is not None:
             cons.insert(0, C.Palette(palette))
         self.constraints = C.check(cons)
-        total = sum(lay.tiles * n for lay, n in self.levels)
+        total = strokes_in(self.levels)
         if init is None:
             gen = torch.Generator()
             gen.seed() if seed is None else gen.manual_seed(int(seed))
