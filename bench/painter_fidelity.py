@@ -7,8 +7,9 @@ On ``--num`` held-out random actions (seed ``--seed``, apart from the training d
 ``--seeds`` K: (a) mean per-pixel L1 to a MyPaint render; (b) L1 between the painter's mean stroke (K
 draws if stochastic) and MyPaint's mean over K seeds; (c) IoU of coverage masks alpha > 0.25;
 (d) sharpness, mean image-gradient magnitude painter / MyPaint; (e) strokes per second at batch 256,
-forward and forward+backward, on this machine's CPU (``--threads``). The MyPaint row is the floor: K
-other MyPaint renders in the painter's place. Stochastic painters are scored on seeded draws, and again
+forward and forward+backward, on this machine's CPU (``--threads``). Each painter is scored against the
+MyPaint brush of its card; the MyPaint row of a brush is its floor: K other MyPaint renders in the painter's
+place (0 for a brush without randomness). Stochastic painters are scored on seeded draws, and again
 ("no generator") on their plain deterministic forward, the one used for optimization.
 
 Writes ``painters_heldout.png`` (MyPaint | painters, side by side) and ``painters_sweep_<field>.png``
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 
 from strokeparam import actions as A
-from strokeparam.painters import create_painter, list_painters, read_card, sweep, weights_paths
+from strokeparam.painters import create_painter, list_pretrained, read_card, sweep, weights_paths
 from strokeparam.painters.diagnostics import grid_image
 from strokeparam.painters.fidelity import floor, paint, reference, scores, speed
 from strokeparam.painters.weights_io import write_card
@@ -45,7 +46,7 @@ def table(rows: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--painters", nargs="+", help=f"painters to score (default: all shipped of {list_painters()})")
+    p.add_argument("--painters", nargs="+", help=f"painters to score (default: all shipped, {list_pretrained()})")
     p.add_argument("--num", type=int, default=300, help="held-out actions (>= 300 for the published table)")
     p.add_argument("--seeds", type=int, default=4, help="K: MyPaint seeds (and painter draws) per action")
     p.add_argument("--seed", type=int, default=10_007, help="seed of the held-out actions")
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     if args.num < 1 or args.seeds < 1:
         p.error("--num and --seeds must be >= 1")
     torch.set_num_threads(args.threads)
-    names = args.painters or [n for n in list_painters() if weights_paths(n)[0].is_file()]
+    names = args.painters or list_pretrained()
     try:
         painters = {n: create_painter(n) for n in names}
     except (KeyError, ValueError, FileNotFoundError) as exc:
@@ -67,18 +68,21 @@ def main(argv=None) -> int:
                            if kv[0] in ("vae", "gan") else 2))
 
     actions = A.random_actions(args.num, seed=args.seed)
-    refs = reference(actions, seeds=args.seeds, seed=args.seed)
-    rows = {"MyPaint (floor)": floor(refs)}
     shown = slice(0, args.figure)
-    figure = {"MyPaint": refs[0][shown]}
-    for name, painter in painters.items():
+    rows, figure, floors, refs = {}, {}, {}, {}
+    for name, painter in painters.items():       # each painter against MyPaint with its own brush
+        brush = painter.brush
+        if brush not in refs:
+            refs[brush] = reference(actions, seeds=args.seeds, brush=brush, seed=args.seed)
+            floors[brush] = rows[f"MyPaint {brush} (floor)"] = floor(refs[brush])
+            figure[f"MyPaint {brush}"] = refs[brush][0][shown]
         output = paint(painter, actions, draws=args.seeds, seed=args.seed)
         params = sum(q.numel() for q in painter.parameters())
-        rows[name] = dict(scores(output, refs), **speed(painter), parameters=params)
+        rows[name] = dict(scores(output, refs[brush]), **speed(painter), parameters=params)
         figure[name] = output[0][shown]
         if painter.stochastic:       # its draws above; its plain forward (no generator) here
             plain = paint(painter, actions, deterministic=True)
-            rows[f"{name} (no generator)"] = dict(scores(plain, refs), **speed(painter), parameters=params)
+            rows[f"{name} (no generator)"] = dict(scores(plain, refs[brush]), **speed(painter), parameters=params)
             figure[f"{name} (plain)"] = plain[0][shown]
     load = os.getloadavg()[0]
     print(f"{args.num} held-out actions (seed {args.seed}), K = {args.seeds} MyPaint seeds, speed at batch 256 "
@@ -100,7 +104,8 @@ def main(argv=None) -> int:
         for name in painters:
             path = weights_paths(name)[0]
             card = read_card(path)
-            card["fidelity"] = dict(rows[name], floor=rows["MyPaint (floor)"], **meta)
+            brush = painters[name].brush
+            card["fidelity"] = dict(rows[name], floor=floors[brush], brush=brush, **meta)
             if f"{name} (no generator)" in rows:
                 card["fidelity"]["deterministic"] = rows[f"{name} (no generator)"]
             write_card(path.with_suffix(".json"), card)

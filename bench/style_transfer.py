@@ -22,7 +22,8 @@ import numpy as np
 from strokeparam import BrushstrokeParam, load_classifier
 from strokeparam.canvas import strokes_in
 from strokeparam.judge import load_painter
-from strokeparam.paint import CONTENT_MODEL, content_loss, load_image, paint_content, to_gray
+from strokeparam.paint import (CONTENT_MODEL, STYLE_DRAWS, STYLE_PRESETS, content_loss, load_image, paint_content,
+                              to_gray)
 
 IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 
@@ -67,10 +68,10 @@ def main():
     size = args.size
     steps = args.steps or (20 if args.quick else defaults["steps"].default)
     strokes = args.strokes
-    draws = args.draws or defaults["draws"].default
+    draws = args.draws
     if args.quick:
         names, size = names[:2], 64
-    painter = load_painter(args.painter)
+    painter = load_painter(args.painter) if args.painter else None        # None: the preset's
     model = load_classifier(CONTENT_MODEL)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def main():
                               draws=draws, progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
-                                 overlap=layout.overlap, size=param.output_size, painter=painter, seed=args.seed,
+                                 overlap=layout.overlap, size=param.output_size, painter=param.painter, seed=args.seed,
                                  grayscale=args.grayscale, underpainting=extra.get("underpainting", 0),
                                  background=param.background)
         pictures = [start.image(), param.image(mypaint=False), start.to_mypaint(seed=args.seed), param.to_mypaint(seed=args.seed)]
@@ -98,10 +99,12 @@ def main():
         if args.out:
             save([image, pictures[0], pictures[1], pictures[3]], args.out / f"{name}.png")
     elapsed = time.perf_counter() - start_time
-    painter_name = args.painter or f"{painter.name} (default, shipped weights)"
+    param_draws = STYLE_PRESETS.get(args.preset, {}).get("draws", STYLE_DRAWS)
+    painter_name = args.painter or f"{param.painter.name} (the preset's, shipped weights)"
     print(f"Intrinsic style transfer: content loss ({CONTENT_MODEL}, paint_content's layers), painter "
-          f"{painter_name}, preset {args.preset}, {'neural only' if args.neural_only else 'real brush in the loop'}, "
-          f"{steps} steps{'' if args.neural_only else f', {draws} MyPaint draws per step'}"
+          f"{painter_name}, brush {param.brush_name}, preset {args.preset}, "
+          f"{'neural only' if args.neural_only else 'real brush in the loop'}, {steps} steps"
+          f"{'' if args.neural_only else f', {draws or param_draws} MyPaint draws per step'}"
           f"{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(names):.0f} s per photo\n")
     print("| photo | size | tiles x tile x strokes = total | before | after | reduction | MyPaint before | MyPaint after "

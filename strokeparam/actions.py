@@ -24,6 +24,10 @@ SIZE = 2
 COLOR = slice(3, 6)
 POINTS = slice(6, 12)
 
+# The MyPaint brush the shipped default painter imitates (and an untrained painter stands in for); a painter
+# trained on another brush names it in its card (Painter.brush).
+DEFAULT_BRUSH = "classic/dry_brush"
+
 # Brush radius on a 64-px canvas: log-linear from RADIUS_MIN to RADIUS_MAX pixels; it scales with the canvas.
 REFERENCE_SIZE = 64
 RADIUS_MIN = 1.0

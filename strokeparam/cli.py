@@ -23,7 +23,7 @@ from .pictures import SKIMAGE_PHOTOS, slug
 
 STYLE_SIZE = 320          # default long side of a style-transfer painting, in pixels
 CLASS_SIZE = 224          # default side of a class painting: a 40-stroke underpainting, then 2 x 2 tiles of 128 px
-STYLE_PRESETS = ("painterly", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
+STYLE_PRESETS = ("painterly", "dry_brush", "paper")   # strokeparam.paint.STYLE_PRESETS, named without importing torch
 CLASS_STEPS = (150, 300)  # strokeparam.paint.CLASS_STEPS and GRAY_TILE_STEPS, for --help without importing torch
 
 
@@ -250,10 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     style.add_argument("--out", type=Path,
                        help="output PNG; strokes beside it as .json (default out/<image>_style.png)")
     style.add_argument("--preset", choices=STYLE_PRESETS, default="painterly",
-                       help="canvas preset: painterly (128-px tiles, 24 strokes each, strokes visible at 100%% zoom) "
-                       "or paper (the seed paper's 8x8 tiles of 64 px, 4 strokes each, 288 px); default painterly")
+                       help="canvas and brush preset: painterly (128-px tiles, 48 strokes each of an opaque round "
+                       "brush, deevad/brush, with its own painter; strokes visible at 100%% zoom), dry_brush (the "
+                       "same tiles, 24 strokes each of the dry brush) or paper (the seed paper's 8x8 tiles of 64 px, "
+                       "4 strokes each, 288 px); default painterly")
     style.add_argument("--draws", type=_positive_int, default=None,
-                       help="MyPaint draws per step beside the neural render (default 3)")
+                       help="MyPaint draws per step beside the neural render (default: the preset's; 1 for "
+                       "painterly, whose brush paints every draw alike, else 3)")
     _common(style, strokes=None, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
             f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
     _color(style)
@@ -273,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "a column per painter and style, neural | MyPaint with verdicts")
     _class_options(gallery)
     gallery.add_argument("--style-strokes", type=_positive_int,
-                         help="strokes per tile of photos (default: the painterly preset's 24)")
+                         help="strokes per tile of photos (default: the painterly preset's 48)")
     gallery.add_argument("--style-steps", type=_positive_int, default=100, help="steps of photos (default 100)")
     gallery.add_argument("--style-lr", type=_positive_float, default=0.1,
                          help="Adam learning rate of photos (default 0.1; --lr is the classes')")
@@ -290,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--out", type=Path, help="output PNG (default <strokes>_mypaint.png)")
     transfer.add_argument("--ora", type=Path, help="also write this OpenRaster (.ora) file, layered")
     transfer.add_argument("--seed", type=int, default=0, help="MyPaint's brush jitter seed (default 0)")
-    transfer.add_argument("--brush", default="classic/dry_brush", help="MyPaint brush (default classic/dry_brush)")
+    transfer.add_argument("--brush", help="MyPaint brush (default: the one the strokes were painted with, saved "
+                          "in the stroke JSON; classic/dry_brush for files without one)")
     transfer.add_argument("--quantize", action="store_true", help="snap actions to SPIRAL-style discrete levels")
 
     recon = sub.add_parser("reconstruct", help="repaint an image with a trained painting agent's strokes",
@@ -418,7 +422,7 @@ def cmd_style(args) -> int:
     layout = _layout(args)
     if "grid" not in layout and (args.size or args.preset != "paper"):   # paper: its own 288-px grid
         layout["size"] = photo_size(picture, args.size or min(max(picture.size), STYLE_SIZE))
-    painter, _ = _painter(args)
+    painter = _painter(args)[0] if args.painter or args.untrained else None      # None: the preset's
     param = paint_content(picture, preset=args.preset, strokes=args.strokes, steps=args.steps, model=args.model,
                           lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
                           **({} if args.draws is None else {"draws": args.draws}), **layout,
@@ -517,10 +521,10 @@ def cmd_painters(args) -> int:
     """List the registered painters with their shipped weights' cards."""
     import json
 
-    from .painters import DEFAULT_PAINTER, list_painters, read_card, weights_paths
+    from .painters import DEFAULT_PAINTER, list_painters, list_pretrained, read_card, weights_paths
     from .painters.fidelity import describe_card
     cards = {}
-    for name in list_painters():
+    for name in sorted(set(list_painters()) | set(list_pretrained())):
         weights, _ = weights_paths(name)
         try:
             cards[name] = read_card(weights) if weights.is_file() else None

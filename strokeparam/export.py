@@ -27,7 +27,8 @@ def strokes_dict(param) -> dict:
     (each ``{tile, strokes, layout}``: its tiles in order, ``strokes`` each), then tile k of ``layout``
     (``layout.order()``) owns the next strokes ``k * strokes_per_tile`` to ``(k + 1) * strokes_per_tile - 1``;
     each stroke is a list of the 12 action fields (``fields``) in [0, 1], coordinates relative to its tile.
-    ``painter`` names the painter with its ``config`` and ``weights_sha256``; ``constraints`` are those of
+    ``painter`` names the painter with its ``config`` and ``weights_sha256``, ``brush`` the MyPaint brush the
+    strokes are painted with (:attr:`BrushstrokeParam.brush_name`; optional on reading); ``constraints`` are those of
     :mod:`strokeparam.constraints` (``to_dict``); ``raw`` holds the optimized parameters themselves
     (float32 values, before sigmoid and constraints). Loading the file as ``init`` restores all of it, and
     the same image bit for bit.
@@ -49,6 +50,7 @@ def strokes_dict(param) -> dict:
         "painter": getattr(painter, "name", type(painter).__name__),
         "painter_config": {k: v for k, v in painter.config().items() if k != "size"},
         "painter_weights_sha256": weights_digest(painter),
+        "brush": param.brush_name,
         "constraints": [c.to_dict() for c in param.constraints],
         "paintings": [[[round(v, 7) for v in stroke] for stroke in painting] for painting in acts.tolist()],
         "raw": param.raw.detach().cpu().float().numpy().astype(np.float64).tolist(),
@@ -70,7 +72,8 @@ MAX_SIZE = 8192                   # px: largest output side and layout canvas si
 def load_strokes(source) -> dict:
     """Read a stroke JSON (path or dict) → dict with ``layout`` (Layout), ``strokes`` (per tile),
     ``underpainting`` ((tile, strokes) pairs or None), ``actions`` (float32 tensor (batch, strokes, 12)),
-    ``size`` ((H, W)), ``background``, ``constraints`` (objects), ``raw`` (tensor or None) and ``doc``;
+    ``size`` ((H, W)), ``background``, ``constraints`` (objects), ``raw`` (tensor or None), ``brush`` (a name
+    or None) and ``doc``;
     raises ValueError on a bad file. :func:`saved_painter` restores its painter.
 
     Bounds: the file holds at most :data:`MAX_STROKES_BYTES` bytes; ``size`` and the layout's canvas
@@ -125,6 +128,9 @@ def load_strokes(source) -> dict:
         from . import constraints as C
         constraints = [C.from_dict(c) for c in doc.get("constraints", [])]
         raw = None if doc.get("raw") is None else np.asarray(doc["raw"], dtype=np.float64)
+        brush = doc.get("brush")
+        if brush is not None and not (isinstance(brush, str) and 0 < len(brush) <= 256):
+            raise ValueError(f"brush must be a MyPaint brush name, got {str(brush)[:60]!r}")
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{where} is malformed: {exc}") from None
     if paintings.ndim != 3 or paintings.shape[1] != under_total + layout.tiles * strokes:
@@ -136,21 +142,24 @@ def load_strokes(source) -> dict:
                          f"{paintings.shape}, got shape {raw.shape}")
     return {"layout": layout, "strokes": strokes, "underpainting": under or None,
             "actions": torch.from_numpy(acts.astype(np.float32)), "size": size, "background": background,
-            "constraints": constraints, "where": where,
+            "constraints": constraints, "where": where, "brush": brush,
             "raw": None if raw is None else torch.from_numpy(raw.astype(np.float32)), "doc": doc}
 
 
 def saved_painter(saved: dict):
     """The painter a loaded stroke file (:func:`load_strokes`) names, with the weights it was painted with;
     None if it names none. ValueError if that painter or those weights are not installed."""
-    from .painters import create_painter, list_painters, weights_digest
+    from .painters import create_painter, weights_digest
+    from .painters.registry import split_name
     doc, where = saved["doc"], saved["where"]
     name, digest = doc.get("painter"), doc.get("painter_weights_sha256")
     if name is None:
         return None
-    if name not in list_painters():
-        raise ValueError(f"{where} was painted with the painter {name!r}, which is not registered here; "
-                         f"pass painter= the painter it was painted with")
+    try:
+        split_name(name)
+    except (KeyError, ValueError):
+        raise ValueError(f"{where} was painted with the painter {str(name)[:80]!r}, which is not registered here; "
+                         f"pass painter= the painter it was painted with") from None
     try:
         painter = create_painter(name)
     except (FileNotFoundError, ValueError) as exc:
@@ -369,7 +378,7 @@ THUMBNAIL_MAX = 256
 
 
 def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painting: int = 0,
-                  brush: str = "classic/dry_brush") -> np.ndarray:
+                  brush: str | None = None) -> np.ndarray:
     """One painting's strokes re-painted by MyPaint as a premultiplied RGBA layer, float32 (H, W, 4)
     at the param's output size. It is the stroke layer of ``param.to_mypaint`` with the same ``seed``:
     composited over the background it gives the same image."""
@@ -382,7 +391,7 @@ def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painti
     if quantize:
         acts = A.quantize(acts)
     origins, tiles, _ = param.placement()
-    layer = MyPaintRenderer(brush, layout.tile).paint(
+    layer = MyPaintRenderer(param.brush_name if brush is None else brush, layout.tile).paint(
         acts, size=(layout.height, layout.width), warmups=param.brush_states(seed)[b], rgba=True,
         origins=origins, tile=tiles)
     layer = param.resize(torch.from_numpy(layer).permute(2, 0, 1)[None])
@@ -390,7 +399,7 @@ def mypaint_layer(param, seed: int | None = None, quantize: bool = False, painti
 
 
 def save_ora(param, path, seed: int | None = None, quantize: bool = False, painting: int = 0,
-             brush: str = "classic/dry_brush") -> Path:
+             brush: str | None = None) -> Path:
     """Write the MyPaint re-paint of one painting as OpenRaster (.ora), which MyPaint and Krita open.
 
     Two layers at the output size: ``strokes`` (the MyPaint strokes, straight RGBA) over ``background``

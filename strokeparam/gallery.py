@@ -382,7 +382,9 @@ class _Tools:
 
         from .paint import best_repaint, paint_class, paint_content
         o = self.options
-        painter, painter_label = self._get(("painter", job.painter), lambda: o["load_painter"](job.painter))
+        painter, painter_label = None, None           # a photo with no painter named: its style preset's
+        if job.picture is None or job.painter is not None:
+            painter, painter_label = self._get(("painter", job.painter), lambda: o["load_painter"](job.painter))
         common = dict(seed=o["seed"], device=o["device"], progress=o["progress"], painter=painter, **job.style.kwargs)
         out = folder / f"{job.stem}.png"
         if job.picture is None:
@@ -410,7 +412,7 @@ class _Tools:
                     probability = [verdict(model, image, job.index)[0]
                                    for image in (param.image(mypaint=False), repaint) if image is not None]
         from .canvas import strokes_in
-        return self._item(job, folder, painter_label, strokes, steps, param.layout.tiles,
+        return self._item(job, folder, painter_label or param.painter.name, strokes, steps, param.layout.tiles,
                           strokes_in(param.levels[:-1]), probability, judge)
 
     def _class_steps(self, job: Job, one_tile: bool) -> int:

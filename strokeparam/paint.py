@@ -246,35 +246,42 @@ def content_loss(painting, image, model=CONTENT_MODEL, layers=CONTENT_LAYERS, de
         return float(objective(hook))
 
 
-# paint_content's MyPaint draws per step beside the neural render: bench/style_transfer.py, 4 photos at 320 px,
-# content kept after MyPaint: 1 draw 81%, 3 draws 85% (1.5x the time), 6 draws 86%.
+# paint_content's MyPaint draws per step beside the neural render, for a preset that names none: bench/style_transfer.py,
+# 4 photos at 320 px with the dry brush, content kept after MyPaint: 1 draw 81%, 3 draws 85% (1.5x the time), 6 draws
+# 86%. A brush without randomness paints every draw alike: its presets take one.
 STYLE_DRAWS = 3
 
 STYLE_PRESETS = {
+    # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, on a toned ground (the photo's
+    # mean color), with deevad/brush, an opaque round brush without randomness, and the skeleton painter trained
+    # on it: what MyPaint paints is what was optimized (bench/style_transfer.py, README)
+    "painterly": dict(tile=128, overlap=32, strokes=48, background="mean", painter="skeleton.deevad_brush", draws=1),
+    # the same canvas with the dry brush (the default painter's), whose texture the re-paint adds: 24 strokes a tile;
+    # the toned ground shows in the brush's gaps instead of white paper
+    "dry_brush": dict(tile=128, overlap=32, strokes=24, background="mean"),
     # Nakano (2019), Figure 13: 8 x 8 tiles of 64 px overlapping by 32 (288 px), 4 strokes each (256 strokes)
     "paper": dict(tile=64, grid=8, overlap=32, strokes=4),
-    # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, 24 strokes each, on a
-    # toned ground (the photo's mean color), which the dry brush's gaps show instead of white paper
-    "painterly": dict(tile=128, overlap=32, strokes=24, background="mean"),
 }
 
 
 def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
                   strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
-                  layers=CONTENT_LAYERS, mypaint=True, draws: int = STYLE_DRAWS, seed: int | None = 0, device=None,
+                  layers=CONTENT_LAYERS, mypaint=True, draws: int | None = None, seed: int | None = 0, device=None,
                   progress: bool = True, **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
-    The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas in
-    :data:`STYLE_PRESETS` ("painterly": 128-px tiles with 24 strokes each, strokes visible at 100% zoom, on
-    a toned ground; "paper": the seed paper's 8 x 8 tiles of 64 px, 4 strokes each, 288 px, on white);
-    ``grid`` (rows, cols, an int), ``size`` (canvas pixels), ``tile``, ``overlap``, ``strokes`` and
-    ``background`` (a gray level, an RGB triple, or "mean": the image's mean color) override it. Without
+    The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas and brush in
+    :data:`STYLE_PRESETS` ("painterly": 128-px tiles with 48 strokes each of an opaque round brush, strokes
+    visible at 100% zoom, on a toned ground; "dry_brush": the same tiles with 24 strokes of the dry brush;
+    "paper": the seed paper's 8 x 8 tiles of 64 px, 4 strokes each, 288 px, on white); ``grid`` (rows, cols,
+    an int), ``size`` (canvas pixels), ``tile``, ``overlap``, ``strokes``, ``draws``, ``painter`` (None: the
+    preset's, else the default painter) and ``background`` (a gray level, an RGB triple, or "mean": the
+    image's mean color) override it. Without
     ``grid`` or ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is
     the content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
     the loop: each step the model sees the neural render and ``draws`` fresh MyPaint draws of the strokes
-    (default :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
+    (default: the preset's, else :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
     content. ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or
     RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
     (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
@@ -286,6 +293,10 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     settings = dict(STYLE_PRESETS.get(preset, {}))
     if grid is not None or "size" in param_kwargs:
         settings.pop("grid", None)
+    preset_draws = settings.pop("draws", STYLE_DRAWS)
+    draws = preset_draws if draws is None else draws
+    if param_kwargs.get("painter") is None:
+        param_kwargs.pop("painter", None)
     settings.update({k: v for k, v in dict(grid=grid, strokes=strokes).items() if v is not None}, **param_kwargs)
     settings.setdefault("strokes", 40)
     settings.setdefault("underpainting", 0)

@@ -36,10 +36,12 @@ class BrushstrokeParam(nn.Module):
       edge: no seams). None: the stroke JSON's (``init``), else ``"auto"``, 1/4 of a tile (2.5 of the
       brush's largest radii) on a grid of several tiles and none on one tile, whose canvas edge cuts
       anyway; up to ``layout.largest_margin``. Underpainting layers of several tiles get ``"auto"``.
-    - ``mypaint``: the real brush in the loop. True (``classic/dry_brush``) or a MyPaint brush name: the
-      image composites what MyPaint paints for the current strokes, while gradients flow through the
-      neural painter (straight-through). A call without ``generator`` paints with MyPaint seed ``seed``
-      (0 when None), with a ``generator`` with a seed drawn from it; ``workers`` threads render (0: the caller's).
+    - ``mypaint``: the real brush in the loop. True (the painter's brush, :attr:`Painter.brush`) or a MyPaint
+      brush name: the image composites what MyPaint paints for the current strokes, while gradients flow
+      through the neural painter (straight-through). A call without ``generator`` paints with MyPaint seed
+      ``seed`` (0 when None), with a ``generator`` with a seed drawn from it; ``workers`` threads render (0:
+      the caller's). ``brush_name`` is the brush the strokes are painted and re-painted with: a name given
+      here, else a stroke JSON's, else the painter's.
     - ``background``: RGB in [0, 1] (or one gray level) under the strokes.
     - ``grayscale``, ``palette`` (list of hex colors / RGB triples) and ``constraints`` (see
       :mod:`strokeparam.constraints`) restrict the actions; every action reached stays valid for MyPaint.
@@ -65,13 +67,14 @@ class BrushstrokeParam(nn.Module):
         from .painters import Painter, create_painter
         layout = raw = None
         from_file = isinstance(init, (str, dict)) or hasattr(init, "__fspath__")
+        saved_brush = None
         if from_file:
             from .export import load_strokes, saved_painter
             saved = load_strokes(init)
             layout, init, strokes = saved["layout"], saved["actions"], saved["strokes"]
             batch, underpainting = init.shape[0], saved["underpainting"] or 0
             size = saved["size"] if size is None else size
-            background = saved["background"]
+            background, saved_brush = saved["background"], saved["brush"]
             painter = saved_painter(saved) if painter is None else painter
             if constraints is None and not grayscale and palette is None:
                 constraints, raw = saved["constraints"], saved["raw"]
@@ -85,7 +88,8 @@ class BrushstrokeParam(nn.Module):
             tile = painter.size if layout is None else layout.tile
         painter = painter.at_size(integer(tile, "tile", 8, 2048, what="an integer number of pixels"))
         tile = painter.size
-        self.brush = _brush(mypaint, workers)
+        self.brush = _brush(mypaint, workers, saved_brush or painter.brush)
+        self.brush_name = self.brush.brush if self.brush is not None else saved_brush or painter.brush
         self.in_loop = self.brush is not None
         self.brush_seed = 0 if seed is None else int(seed)
         if not isinstance(init, torch.Tensor) and init is not None and not isinstance(init, np.ndarray):
@@ -252,8 +256,8 @@ class BrushstrokeParam(nn.Module):
         return paintings[0] if len(paintings) == 1 else torch.cat(paintings)
 
     def _loop_brush(self) -> BrushInTheLoop:
-        if self.brush is None:                  # asked for by image(mypaint=True): the default brush, made once
-            self.brush = _brush(True, 0)
+        if self.brush is None:                  # asked for by image(mypaint=True): the param's brush, made once
+            self.brush = _brush(self.brush_name, 0, self.brush_name)
         return self.brush
 
     def resize(self, canvas: torch.Tensor) -> torch.Tensor:
@@ -277,7 +281,7 @@ class BrushstrokeParam(nn.Module):
                      for level, (layout, n) in enumerate(self.levels)]
         return [np.concatenate([level[b] for level in per_level]) for b in range(self.batch)]
 
-    def to_mypaint(self, seed: int | None = None, quantize: bool = False, brush: str = "classic/dry_brush",
+    def to_mypaint(self, seed: int | None = None, quantize: bool = False, brush: str | None = None,
                    progress: bool = False) -> torch.Tensor:
         """Re-paint the current strokes with the real MyPaint on the same layout → (batch, 3, H, W).
 
@@ -285,7 +289,8 @@ class BrushstrokeParam(nn.Module):
         Each stroke gets the brush randomness the real brush in the loop gives it under brush seed ``seed``
         (fresh randomness with ``seed=None``): ``to_mypaint(seed=s)`` is the picture that
         ``image(mypaint=True)`` shows for a param of brush seed ``s`` (but for ink that passes the tiles'
-        margins, which the loop cuts, and MyPaint's own 15-bit compositing).
+        margins, which the loop cuts, and MyPaint's own 15-bit compositing). ``brush``: a MyPaint brush
+        name (default :attr:`brush_name`).
         """
         from .mypaint import MyPaintRenderer
         from .progress import progress as progress_bar
@@ -293,7 +298,7 @@ class BrushstrokeParam(nn.Module):
         states = self.brush_states(seed)
         if quantize:
             acts = A.quantize(acts.reshape(-1, A.NUM_FIELDS)).reshape(acts.shape)
-        renderer = MyPaintRenderer(brush, self.layout.tile)
+        renderer = MyPaintRenderer(self.brush_name if brush is None else brush, self.layout.tile)
         origins, tiles, _ = self.placement()
         size = (self.layout.height, self.layout.width)
         bg = self.background.cpu().numpy()
@@ -321,14 +326,14 @@ def _warn_if_loose(painter) -> None:
                       "MyPaint re-paints of its strokes will look different from its renders", stacklevel=3)
 
 
-def _brush(mypaint, workers) -> BrushInTheLoop | None:
-    """The real brush of ``mypaint=`` (False, True, a brush name or a BrushInTheLoop), or None."""
+def _brush(mypaint, workers, default: str) -> BrushInTheLoop | None:
+    """The real brush of ``mypaint=`` (False, True: brush ``default``, a brush name or a BrushInTheLoop), or None."""
     if mypaint is False or mypaint is None:
         return None
     if isinstance(mypaint, BrushInTheLoop):
         return mypaint
     if mypaint is True:
-        mypaint = "classic/dry_brush"
+        mypaint = default
     if not isinstance(mypaint, str):
         raise ValueError(f"mypaint must be True, False, a MyPaint brush name or a BrushInTheLoop, got {mypaint!r}")
     return BrushInTheLoop(mypaint, workers)

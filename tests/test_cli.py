@@ -139,8 +139,10 @@ def test_gallery_writes_pages_and_resumes(jobs):
 def test_painters_lists_the_registry(capsys):
     proc = ok(run("painters"))
     assert f"{DEFAULT_PAINTER} (default)" in proc.stdout
+    assert "skeleton.deevad_brush\n" in proc.stdout and "imitates the MyPaint brush deevad/brush" in proc.stdout
     assert main(["painters", "--json"]) == 0
-    assert DEFAULT_PAINTER in json.loads(capsys.readouterr().out)
+    cards = json.loads(capsys.readouterr().out)
+    assert DEFAULT_PAINTER in cards and cards["skeleton.deevad_brush"]["brush"] == "deevad/brush"
 
 
 def test_painter_cards_read_as_lines():
@@ -149,8 +151,10 @@ def test_painter_cards_read_as_lines():
                                                           "floor": {"l1": 0.028}}}
     lines = describe_card("skeleton", card)
     assert lines[0] == "architecture: dabs=64, size=64"
-    assert "1234 parameters, 6000 steps" in lines[1]
-    assert lines[2] == "fidelity on 300 held-out actions: l1 0.0310 (MyPaint itself 0.0280), iou 0.7000"
+    assert lines[1] == "imitates the MyPaint brush classic/dry_brush"           # cards of before brushes
+    assert "1234 parameters, 6000 steps" in lines[2]
+    assert lines[3] == "fidelity on 300 held-out actions: l1 0.0310 (MyPaint itself 0.0280), iou 0.7000"
+    assert describe_card("skeleton", dict(card, brush="deevad/brush"))[1] == "imitates the MyPaint brush deevad/brush"
     assert "no shipped weights" in describe_card("gan", None)[0]
     assert "unusable: bad card" in describe_card("gan", {"error": "bad card"})[0]
 

@@ -192,6 +192,12 @@ def test_style_presets(model, painter, photo):
     white = paint_content(photo, strokes=2, steps=1, model=model, painter=painter, mypaint=False,
                           background=1.0, progress=False)
     assert torch.equal(white.background, torch.ones(3))
+    # with no painter given, a preset paints with its own: painterly's round brush and the painter trained on it
+    own = {preset: paint_content(photo, preset=preset, size=160, strokes=2, steps=1, model=model, progress=False)
+           for preset in ("painterly", "dry_brush")}
+    assert (own["painterly"].painter.name, own["painterly"].brush_name) == ("skeleton.deevad_brush", "deevad/brush")
+    assert (own["dry_brush"].painter.name, own["dry_brush"].brush_name) == ("skeleton", "classic/dry_brush")
+    assert own["painterly"].in_loop and own["dry_brush"].in_loop
     with pytest.raises(ValueError, match="background must be .*'mean'"):
         paint_content(photo, background="median", painter=painter, progress=False)
     with pytest.raises(KeyError, match="painterly"):

@@ -106,3 +106,30 @@ def test_ddp_two_gloo_processes(shards, tmp_path):
     assert summary["world_size"] == 2
     assert summary["samples_seen"] == summary["steps"] * 6 * 8 * 2
     assert load_weights(tmp_path / "w" / "gan.safetensors").card["world_size"] == 2
+
+
+def test_a_tagged_painter_of_another_brush_is_scored_against_that_brush(tmp_path):
+    data = tmp_path / "pen"
+    res = run([PY, "recipes/make_stroke_dataset.py", "--out", str(data), "--num", "48", "--shard-size", "48",
+               "--brush", "deevad/brush", "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    res = run([PY, recipe("skeleton"), "--preset", "smoke", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+               "--export", "--export-dir", str(tmp_path / "w"), "--tag", "round"] + FAST)
+    assert res.returncode == 0, res.stderr[-2000:]
+    painter = load_weights(tmp_path / "w" / "skeleton.round.safetensors", expected="skeleton")
+    assert painter.name == "skeleton.round" and painter.brush == "deevad/brush"
+    assert painter.card["fidelity"]["brush"] == "deevad/brush" and painter.card["fidelity"]["floor"]["l1"] == 0.0
+    assert not painter.stochastic          # the brush paints alike under any seed: no draws to calibrate
+    res = run([PY, recipe("skeleton"), "--preset", "smoke", "--data", str(data), "--run-dir", str(tmp_path / "x"),
+               "--tag", "a/b"] + FAST)
+    assert res.returncode != 0 and "--tag must be letters, digits, _ and -" in res.stderr
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_finite_checkpoint(shards, tmp_path):
+    base = [PY, recipe("skeleton"), "--preset", "smoke", "--data", str(shards), "--run-dir", str(tmp_path / "run"),
+            "--steps", "30", "--checkpoint-minutes", "0"] + FAST
+    res = run(base + ["--set", "lr=1e30"])
+    assert res.returncode != 0 and "a loss is not finite" in res.stderr, res.stderr[-2000:]
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert 0 < state["step"] < 30
+    assert all(torch.isfinite(v).all() for v in state["modules"]["painter"].values())

@@ -9,13 +9,13 @@ import torch.nn.functional as F
 
 from strokeparam import actions as A
 from strokeparam.painters import (DEFAULT_PAINTER, Painter, SkeletonPainter,
-                                  create_painter, list_painters, load_weights, read_card, save_weights, sweep,
-                                  weights_paths)
+                                  create_painter, list_painters, list_pretrained, load_weights, read_card,
+                                  save_weights, sweep, weights_paths)
 from strokeparam.painters.fidelity import iou, paint, scores, sharpness
 
 SMALL = {"skeleton": dict(dabs=16, hidden=4), "gan": dict(dim=2, noise_dim=2), "vae": dict(width=4)}
 CARD_KEYS = {"architecture", "action_space_version", "preset", "steps", "samples_seen", "fidelity", "date",
-             "command", "hyperparameters", "name"}
+             "command", "hyperparameters", "name", "brush"}
 
 
 def small(name):
@@ -185,7 +185,34 @@ def test_wrong_architecture_raises_a_clear_error(tmp_path):
         load_weights(tmp_path / "nowhere.safetensors")
 
 
-@pytest.mark.parametrize("name", ["skeleton", "gan", "vae"])
+def test_tagged_names_load_other_shipped_weights_of_an_architecture():
+    assert {"skeleton", "gan", "vae", "skeleton.deevad_brush"} <= set(list_pretrained())
+    painter = create_painter("skeleton.deevad_brush")
+    assert isinstance(painter, SkeletonPainter) and painter.name == "skeleton.deevad_brush"
+    assert painter.brush == "deevad/brush" and not painter.stochastic    # a brush without randomness
+    assert create_painter().brush == A.DEFAULT_BRUSH == "classic/dry_brush"
+    resized = painter.at_size(128, 32)
+    assert (resized.name, resized.brush) == ("skeleton.deevad_brush", "deevad/brush")
+    assert not torch.equal(painter(torch.full((1, 12), 0.5)), create_painter()(torch.full((1, 12), 0.5)))
+    for bad in ("skeleton../x", "skeleton.a.b", "", "skeleton/x", 3):
+        with pytest.raises(ValueError, match="architecture.tag"):
+            create_painter(bad)
+    with pytest.raises(KeyError, match="picasso"):
+        create_painter("picasso.deevad_brush")
+    with pytest.raises(FileNotFoundError, match="skeleton.nothing.safetensors.*train_skeleton_painter.py"):
+        create_painter("skeleton.nothing")
+    with pytest.raises(ValueError, match="pretrained=False builds the bare architecture 'skeleton'"):
+        create_painter("skeleton.deevad_brush", pretrained=False)
+
+
+def test_a_card_brush_must_be_a_name(tmp_path):
+    painter = small("skeleton")
+    path, card = save_weights(painter, tmp_path / "skeleton.safetensors", {"brush": ["classic/pen"]})
+    with pytest.raises(ValueError, match="brush must be a MyPaint brush name"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize("name", ["skeleton", "gan", "vae", "skeleton.deevad_brush"])
 def test_shipped_weights_and_cards(name):
     weights, card_path = weights_paths(name)
     assert weights.stat().st_size < 15 * 2 ** 20
@@ -195,8 +222,9 @@ def test_shipped_weights_and_cards(name):
     assert card["steps"] > 0 and card["samples_seen"] >= card["steps"]
     for key in ("l1", "mean_l1", "iou", "sharpness"):
         assert math.isfinite(card["fidelity"][key])
+    assert card["fidelity"].get("brush", A.DEFAULT_BRUSH) == card["brush"]       # scored against its own brush
     painter = create_painter(name)
-    assert painter.card == card and not painter.training
+    assert painter.card == card and not painter.training and painter.brush == card["brush"]
     with pytest.raises(ValueError, match="use pretrained=False"):
         create_painter(name, **{next(iter(card["architecture"]["config"])): 1})
 

@@ -23,7 +23,8 @@ class Painter(nn.Module):
     ``side`` (the painted canvas, ``size + 2 * margin``), ``resizable`` (whether the architecture
     paints natively at any ``size``, given to the constructor), ``stochastic`` (whether ``forward`` can draw different
     strokes for one action; it then takes ``generator=``), ``action_space_version`` (the action space it
-    was trained for) and ``card`` (the JSON card of loaded weights, or None).
+    was trained for), ``card`` (the JSON card of loaded weights, or None) and :attr:`brush`. ``name`` is the
+    architecture's registry name, or ``arch.tag`` for weights loaded under a tag (``skeleton.deevad_brush``).
     """
 
     name = "painter"
@@ -46,6 +47,14 @@ class Painter(nn.Module):
         return {"size": self.size}
 
     @property
+    def brush(self) -> str:
+        """The MyPaint brush this painter imitates: its card's ``brush`` (what its training strokes were
+        painted with), else :data:`strokeparam.actions.DEFAULT_BRUSH`. The real brush in the loop and the
+        re-paints use it unless told otherwise."""
+        brush = (self.card or {}).get("brush")
+        return brush if isinstance(brush, str) else A.DEFAULT_BRUSH
+
+    @property
     def side(self) -> int:
         return self.size + 2 * self.margin
 
@@ -66,7 +75,7 @@ class Painter(nn.Module):
         ref = next(self.parameters(), torch.empty(0))
         painter = type(self)(**dict(self.config(), size=size)).to(ref.device)
         painter.load_state_dict(self.state_dict())
-        painter.card = self.card
+        painter.card, painter.name = self.card, self.name
         painter.set_margin(margin)
         return painter.train(self.training).requires_grad_(ref.requires_grad)
 

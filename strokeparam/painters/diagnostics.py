@@ -52,14 +52,18 @@ def grid_image(rows: list[np.ndarray], labels: list[str], scale: int = 2) -> Ima
 
 def sweep(painters: dict[str, Painter] | Painter, field: str, levels: int = 10, base: dict | None = None,
           seed: int = 0, path=None) -> Image.Image:
-    """Sweep ``field`` over ``levels`` values: a row for MyPaint, then one per painter (two for a stochastic
-    one: a seeded draw and its plain forward); save the image to ``path`` if given."""
+    """Sweep ``field`` over ``levels`` values: a row for MyPaint with each painter's brush (the first time it
+    comes), then one per painter (two for a stochastic one: a seeded draw and its plain forward); save the
+    image to ``path`` if given."""
     from ..mypaint import MyPaintRenderer
     if isinstance(painters, Painter):
         painters = {painters.name: painters}
     acts = sweep_actions(field, levels, base)
-    rows, labels = [MyPaintRenderer().render(acts, seed=seed)], ["MyPaint"]
+    rows, labels, brushes = [], [], len({p.brush for p in painters.values()})
     for name, painter in painters.items():
+        if f"MyPaint {painter.brush}" not in labels and (brushes > 1 or not labels):
+            rows.append(MyPaintRenderer(painter.brush).render(acts, seed=seed))
+            labels.append(f"MyPaint {painter.brush}" if brushes > 1 else "MyPaint")
         rows.append(paint(painter, acts, seed=seed)[0])
         labels.append(name)
         if painter.stochastic:                       # also its plain, deterministic forward

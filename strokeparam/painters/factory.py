@@ -2,23 +2,28 @@
 from __future__ import annotations
 
 from .base import Painter
-from .registry import DEFAULT_PAINTER, painter_class
+from .registry import DEFAULT_PAINTER, painter_class, split_name
 from .weights_io import load_weights, weights_paths
 
 
 def create_painter(name: str | None = None, pretrained: bool = True, device=None, **kwargs) -> Painter:
-    """Build a painter by name (None: the default painter, ``DEFAULT_PAINTER``).
+    """Build a painter by name (None: the default painter, ``DEFAULT_PAINTER``): an architecture
+    (``"skeleton"``) or an architecture with the tag of other shipped weights (``"skeleton.deevad_brush"``,
+    see :func:`list_pretrained`).
 
     ``pretrained=True`` loads the shipped weights (``strokeparam/painters/weights/<name>.safetensors`` and
     its JSON card); their architecture comes from the card, and ``kwargs`` must agree with it.
-    ``pretrained=False`` gives a freshly initialised painter built from ``kwargs``. The painter is in eval
-    mode on ``device`` (default CPU).
+    ``pretrained=False`` gives a freshly initialised painter of the architecture built from ``kwargs``. The
+    painter is in eval mode on ``device`` (default CPU).
     """
     name = DEFAULT_PAINTER if name is None else name
-    cls = painter_class(name)
+    arch, tag = split_name(name)
     if pretrained:
         weights, _ = weights_paths(name)
-        painter = load_weights(weights, expected=name, overrides=kwargs)
+        painter = load_weights(weights, expected=arch, overrides=kwargs)
+        painter.name = name
+    elif tag is not None:
+        raise ValueError(f"{name!r} names trained weights; pretrained=False builds the bare architecture {arch!r}")
     else:
-        painter = cls(**kwargs)
+        painter = painter_class(arch)(**kwargs)
     return painter.to(device).eval() if device is not None else painter.eval()

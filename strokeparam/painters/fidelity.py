@@ -26,7 +26,7 @@ def iou(a: np.ndarray, b: np.ndarray, threshold: float = COVERAGE) -> float:
     return float(np.logical_and(ma, mb).sum() / union) if union else 1.0
 
 
-def reference(actions: np.ndarray, seeds: int = 4, brush: str = "classic/dry_brush", seed: int = 0) -> np.ndarray:
+def reference(actions: np.ndarray, seeds: int = 4, brush: str = A.DEFAULT_BRUSH, seed: int = 0) -> np.ndarray:
     """MyPaint renders of ``actions`` with ``2 * seeds`` different brush seeds: (2K, N, 64, 64)."""
     from ..mypaint import MyPaintRenderer
     if seeds < 1:
@@ -93,13 +93,15 @@ def speed(painter: Painter, batch: int = 256, repeats: int = 5, seed: int = 0) -
     return result
 
 
-def evaluate(painter: Painter, num: int = 300, seeds: int = 4, seed: int = 10_007) -> dict:
-    """Metrics (a)-(d) on ``num`` random actions drawn with ``seed`` (keep it apart from training seeds);
-    a stochastic painter is scored on its draws and, under ``deterministic``, without a generator."""
+def evaluate(painter: Painter, num: int = 300, seeds: int = 4, seed: int = 10_007, brush: str | None = None) -> dict:
+    """Metrics (a)-(d) on ``num`` random actions drawn with ``seed`` (keep it apart from training seeds)
+    against MyPaint's renders with ``brush`` (default the painter's, :attr:`Painter.brush`); a stochastic
+    painter is scored on its draws and, under ``deterministic``, without a generator."""
+    brush = painter.brush if brush is None else brush
     actions = A.random_actions(num, seed=seed)
-    refs = reference(actions, seeds=seeds, seed=seed)
+    refs = reference(actions, seeds=seeds, brush=brush, seed=seed)
     result = dict(scores(paint(painter, actions, draws=seeds, seed=seed), refs), num_actions=num,
-                  action_seed=seed, mypaint_seeds=seeds, floor=floor(refs))
+                  action_seed=seed, mypaint_seeds=seeds, floor=floor(refs), brush=brush)
     if painter.stochastic:
         result["deterministic"] = scores(paint(painter, actions, deterministic=True), refs)
     return result
@@ -114,7 +116,8 @@ def describe_card(name: str, card: dict | None) -> list[str]:
     if "error" in card:
         return [f"weights present but unusable: {card['error']}"]
     config = card["architecture"]["config"]
-    lines = ["architecture: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()))]
+    lines = ["architecture: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items())),
+             f"imitates the MyPaint brush {card.get('brush', A.DEFAULT_BRUSH)}"]
     trained = [f"{card[k]} {label}" for k, label in (("parameters", "parameters"), ("steps", "steps"),
                                                       ("samples_seen", "samples"), ("wall_time_s", "s"))
                if k in card]

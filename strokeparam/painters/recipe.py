@@ -7,9 +7,11 @@ from pathlib import Path
 
 import torch
 
+from ..actions import DEFAULT_BRUSH
 from ..data import StrokeShards
 from ..training import FlyStream, ShardStream, check_run_args, preset_config, train
 from .fidelity import evaluate
+from .registry import split_name
 from .tasks import PainterTask
 from .weights_io import WEIGHTS_DIR, save_weights
 
@@ -29,6 +31,8 @@ def parser(name: str, presets: dict) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes between checkpoints")
     p.add_argument("--export", action="store_true", help="write the painter's safetensors + card at the end")
     p.add_argument("--export-dir", type=Path, default=WEIGHTS_DIR, help="where --export writes")
+    p.add_argument("--tag", help=f"export the weights as {name}.TAG (letters, digits, _ and -), beside the "
+                                 f"default {name}: e.g. the tag of a brush other than {DEFAULT_BRUSH}")
     p.add_argument("--export-only", action="store_true", help="export the run's checkpoint without training")
     p.add_argument("--eval-actions", type=int, default=300, help="held-out actions scored into the card")
     p.add_argument("--note", help="free text recorded in the card (e.g. how the run deviated from its preset)")
@@ -46,6 +50,11 @@ def main(task_cls: type[PainterTask], presets: dict, argv=None) -> int:
     if cfg.get("steps", 1) < 1:
         raise SystemExit(f"this run has {cfg['steps']} steps; it must train at least 1")
     check_run_args(args)
+    if args.tag is not None:
+        try:
+            split_name(f"{task_cls.name}.{args.tag}")
+        except ValueError:
+            raise SystemExit(f"--tag must be letters, digits, _ and -, got {args.tag!r}") from None
     if args.workers < 0:
         raise SystemExit(f"--workers must be >= 0, got {args.workers}")
     if args.data is not None:
@@ -65,18 +74,22 @@ def main(task_cls: type[PainterTask], presets: dict, argv=None) -> int:
 
 
 def export(task: PainterTask, summary: dict, cfg: dict, args) -> None:
-    """Write the trained painter and its card (with held-out fidelity) to ``args.export_dir``."""
-    painter = task.painter().cpu().eval()
+    """Write the trained painter and its card (with held-out fidelity against the brush its data was painted
+    with) to ``args.export_dir``, as ``<name>.safetensors`` or, with ``--tag``, ``<name>.<tag>.safetensors``."""
+    brush = summary["data"].get("meta", {}).get("brush", DEFAULT_BRUSH)
+    painter = task.painter(brush).cpu().eval()
+    if args.tag is not None:
+        painter.name = f"{task.name}.{args.tag}"
     card = dict(preset=args.preset, hyperparameters=cfg, steps=summary["steps"],
                 planned_steps=summary["planned_steps"], samples_seen=summary["samples_seen"],
                 wall_time_s=summary["wall_time_s"], world_size=summary["world_size"],
                 data={k: v for k, v in summary["data"].items() if k != "meta"},
                 date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 command=summary["command"], training_commands=summary["commands"],
-                torch_version=torch.__version__,
+                torch_version=torch.__version__, brush=brush,
                 parameters=sum(p.numel() for p in painter.parameters()))
     if args.note:
         card["notes"] = args.note
     if args.eval_actions > 0:
-        card["fidelity"] = evaluate(painter, num=args.eval_actions)
+        card["fidelity"] = evaluate(painter, num=args.eval_actions, brush=brush)
     save_weights(painter, Path(args.export_dir) / f"{painter.name}.safetensors", card)

@@ -1,6 +1,11 @@
-"""timm-style painter registry: ``@register_painter``, ``list_painters``, ``painter_class``."""
+"""timm-style painter registry: ``@register_painter``, ``list_painters``, ``painter_class``.
+
+A painter name is an architecture (``skeleton``) or, like timm's pretrained tags, an architecture and the tag
+of weights trained for it (``skeleton.deevad_brush``: the skeleton painter learned from another brush).
+"""
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from .base import Painter
@@ -24,8 +29,21 @@ def list_painters() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def split_name(name: str) -> tuple[str, str | None]:
+    """``(architecture, tag)`` of a painter name ``arch`` or ``arch.tag`` (tag: letters, digits, ``_``, ``-``;
+    None when absent); ValueError for any other string, KeyError for an unregistered architecture."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)?", name):
+        raise ValueError(f"a painter name is an architecture or architecture.tag (letters, digits, _ and -), "
+                         f"got {name!r}; available painters: {', '.join(list_painters())}")
+    arch, _, tag = name.partition(".")
+    painter_class(arch)
+    return arch, tag or None
+
+
 def painter_class(name: str) -> type[Painter]:
-    """The registered painter class called ``name``; a KeyError lists the names."""
-    if name not in _REGISTRY:
+    """The registered painter class of architecture ``name`` (a tagged name: its architecture's); a
+    KeyError lists the names."""
+    arch = name.partition(".")[0] if isinstance(name, str) else name
+    if arch not in _REGISTRY:
         raise KeyError(f"unknown painter {name!r}; available painters: {', '.join(list_painters())}")
-    return _REGISTRY[name]
+    return _REGISTRY[arch]

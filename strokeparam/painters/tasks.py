@@ -1,10 +1,11 @@
 """The painters' training tasks (networks, optimizers, one step) run by ``recipes/train_*_painter.py``."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..actions import random_actions
+from ..actions import DEFAULT_BRUSH, random_actions
 from ..training import Task, average_gradients
 from .base import Painter
 from .factory import create_painter
@@ -19,14 +20,17 @@ CALIBRATION_SEED = 999          # apart from the data (0, ...) and the benchmark
 class PainterTask(Task):
     """A painter's training; ``name`` is the painter's registry name."""
 
-    def painter(self) -> Painter:
-        """The trained painter to export (on the CPU, eval mode)."""
+    def painter(self, brush: str = DEFAULT_BRUSH) -> Painter:
+        """The trained painter to export (on the CPU, eval mode); ``brush`` is the MyPaint brush its data was
+        painted with."""
         raise NotImplementedError
 
 
 class SkeletonTask(PainterTask):
     """Per-pixel L1 to one MyPaint render (the median stroke); at export the dab jitter and ink gain of the
-    painter's random draws are calibrated against MyPaint on ``calibration_actions`` held-out actions."""
+    painter's random draws are calibrated against MyPaint on ``calibration_actions`` held-out actions, unless
+    the brush paints them alike under two seeds (a brush without randomness: the painter stays
+    deterministic)."""
 
     name = "skeleton"
 
@@ -47,12 +51,14 @@ class SkeletonTask(PainterTask):
         opt.step()
         return {"l1": loss.item()}
 
-    def painter(self):
+    def painter(self, brush=DEFAULT_BRUSH):
         painter = SkeletonPainter(**self.cfg["arch"])
         painter.load_state_dict(self.net.state_dict())
         actions = random_actions(self.cfg["calibration_actions"], seed=CALIBRATION_SEED)
-        calibrate_draws(painter.eval(), actions, reference(actions, seeds=1, seed=CALIBRATION_SEED)[0])
-        return painter
+        refs = reference(actions, seeds=1, brush=brush, seed=CALIBRATION_SEED)
+        if not np.array_equal(refs[0], refs[1]):
+            calibrate_draws(painter.eval(), actions, refs[0])
+        return painter.eval()
 
 
 def warm_start(gen: GANPainter) -> None:
@@ -136,7 +142,7 @@ class GANTask(PainterTask):
         return {"critic": loss_c.item(), "wasserstein": -wasserstein.item(), "gp": penalty.item(),
                 "adv": adv.item(), "rec": rec.item(), "rec_weight": rec_weight}
 
-    def painter(self):
+    def painter(self, brush=DEFAULT_BRUSH):
         return self.gen
 
 
@@ -205,5 +211,5 @@ class VAETask(PainterTask):
         opt.step()
         return logs
 
-    def painter(self):
+    def painter(self, brush=DEFAULT_BRUSH):
         return self.net

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save
 from .. import actions as A
 from ..files import atomic_write_bytes
 from .base import Painter
-from .registry import painter_class
+from .registry import painter_class, split_name
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MAX_WEIGHTS_BYTES = 15 * 2 ** 20
@@ -45,10 +45,26 @@ def weights_paths(name: str, folder=None) -> tuple[Path, Path]:
     return folder / f"{name}.safetensors", folder / f"{name}.json"
 
 
+def list_pretrained(folder=None) -> list[str]:
+    """Names of the painter weights in ``folder`` (default: the shipped ones) whose architecture is
+    registered, sorted: ``skeleton``, ``skeleton.deevad_brush``, ..."""
+    folder = WEIGHTS_DIR if folder is None else Path(folder)
+    names = []
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            split_name(path.stem)
+        except (KeyError, ValueError):
+            continue
+        names.append(path.stem)
+    return names
+
+
 def save_weights(painter: Painter, path, card: dict) -> tuple[Path, Path]:
     """Write ``painter``'s float32 state to ``path`` (.safetensors) and ``card`` plus its architecture to
-    the .json beside it, both atomically. Returns the two paths."""
-    card = dict(card, name=painter.name, architecture=dict(name=painter.name, config=painter.config()),
+    the .json beside it, both atomically; the card's ``name`` is the painter's (``arch`` or ``arch.tag``).
+    Returns the two paths."""
+    arch = type(painter).name if not hasattr(painter, "inner") else type(painter.inner).name
+    card = dict(card, name=painter.name, architecture=dict(name=arch, config=painter.config()),
                 action_space_version=painter.action_space_version, stochastic=painter.stochastic)
     return write_weights(painter, path, card, {"painter": painter.name}, painter.name)
 
@@ -124,10 +140,13 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
     """
     path = Path(path)
     if not path.is_file():
-        hint = f" (train and export it with recipes/train_{path.stem}_painter.py)" if path.parent == WEIGHTS_DIR else ""
+        hint = f" (train and export it with recipes/train_{path.stem.partition('.')[0]}_painter.py)" if path.parent == WEIGHTS_DIR else ""
         raise FileNotFoundError(f"painter weights {path} not found{hint}")
     card = read_card(path)
     arch = card["architecture"]
+    brush = card.get("brush")
+    if brush is not None and not (isinstance(brush, str) and 0 < len(brush) <= 256):
+        raise ValueError(f"{path}: the card's brush must be a MyPaint brush name, got {brush!r}")
     if expected is not None and arch["name"] != expected:
         raise ValueError(f"{path} holds a {arch['name']!r} painter, not {expected!r}")
     if card.get("action_space_version") != A.ACTION_SPACE_VERSION:
@@ -156,7 +175,18 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
         raise ValueError(f"{path} does not match the {arch['name']!r} architecture of its card: "
                          f"{' '.join(first[:3])}") from None
     painter.card = card
+    name = card.get("name")
+    painter.name = name if isinstance(name, str) and name.startswith(arch["name"] + ".") and _valid(name) \
+        else arch["name"]
     return painter
+
+
+def _valid(name: str) -> bool:
+    try:
+        split_name(name)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 def _check_dimensions(path, name: str, config: dict) -> None:

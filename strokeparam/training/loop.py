@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import signal
 import sys
@@ -109,11 +110,16 @@ def _train(args, cfg, run, identity, make_task, make_stream, export, desc, devic
                 bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()})
                 row = {k: losses.get(k, "") for k in task.columns} if task.columns else losses
                 log.add(dict(step=step, samples=state["samples"], elapsed_s=round(state["elapsed"], 1), **row))
-            flags = [args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes, bool(terminated)]
+            flags = [args.max_minutes is not None and time.time() - t0 > 60 * args.max_minutes, bool(terminated),
+                     not all(math.isfinite(v) for v in losses.values() if isinstance(v, (int, float)))]
             if size > 1:                               # all processes agree on stopping
                 flag = torch.tensor(flags, dtype=torch.float32, device=device)
                 dist.all_reduce(flag)
                 flags = (flag > 0).tolist()
+            if flags[2]:                               # diverged: keep the last checkpoint, which was finite
+                bar.close()
+                raise SystemExit(f"step {step}: a loss is not finite ({losses}); {ckpt} holds the last finite "
+                                 "state: resume from it with a lower learning rate (--set lr=...)")
             if flags[1]:
                 bar.close()
                 checkpoint()
