@@ -5,6 +5,7 @@ re-paints over several brush seeds) of ``paint_class(cls, size=224, steps=N)``, 
 
     python bench/demo_steps.py --classes 388 1 --steps 80 150
     python bench/demo_steps.py --steps 150 --seeds 1 --torch-compositing   # compositing without _over.c
+    python bench/demo_steps.py --painter skeleton.deevad_brush --seeds 1   # another brush and its painter
 """
 import argparse
 import time
@@ -25,6 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")
+    p.add_argument("--painter", help="painter name (default: paint_class's, the shipped default); its brush paints")
     p.add_argument("--torch-compositing", action="store_true",
                    help="composite in torch, not the compiled loop of strokeparam/_over.c (to compare)")
     args = p.parse_args(argv)
@@ -36,7 +38,8 @@ def main(argv=None) -> int:
         for steps in args.steps:
             start = time.perf_counter()
             options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, resolution=args.resolution,
-                                                       lr=args.lr, lr_end=args.lr_end).items() if v is not None}
+                                                       lr=args.lr, lr_end=args.lr_end, painter=args.painter).items()
+                       if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]

@@ -219,6 +219,8 @@ class BrushstrokeParam(nn.Module):
             brush = self._loop_brush()
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
+            if brush.deterministic:               # every seed paints alike: one render serves all draws
+                seeds = seeds[:1]
             pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
                                             seed + level, layout.margin) for seed in seeds]
                        for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
@@ -229,9 +231,9 @@ class BrushstrokeParam(nn.Module):
             painter = self._painter_at(layout.tile, layout.margin)
             if pending:
                 neural = painter(flat)
-                alphas = [neural] * bool(expected) + [
-                    straight_through(neural, torch.from_numpy(brush.result(p, layout.side)))
-                    for p in pending[level]]
+                drawn = [straight_through(neural, torch.from_numpy(brush.result(p, layout.side)))
+                         for p in pending[level]]
+                alphas = [neural] * bool(expected) + drawn * (draws // len(drawn))
             else:
                 alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
                                                                    for _ in range(draws)]

@@ -171,6 +171,13 @@ def test_a_painter_trained_on_a_brush_paints_and_repaints_with_it():
     assert gaps["skeleton.deevad_brush"] < 0.6 * gaps["skeleton"]
     assert torch.equal(param.to_mypaint(seed=0, brush="deevad/brush"), BrushstrokeParam(
         painter="skeleton.deevad_brush", **kwargs).to_mypaint(seed=3))
+    assert BrushInTheLoop("deevad/brush").deterministic and not BrushInTheLoop().deterministic
+    round_brush = BrushstrokeParam(painter="skeleton.deevad_brush", **kwargs)
+    with torch.no_grad():          # a brush without randomness: one render serves every draw
+        draws = round_brush.image(generator=torch.Generator().manual_seed(0), draws=3)
+        dry = BrushstrokeParam(painter="skeleton", **kwargs).image(generator=torch.Generator().manual_seed(0), draws=2)
+    assert torch.equal(draws[0], draws[2]) and (draws[0] - round_brush.to_mypaint(seed=0)[0]).abs().mean() < 1e-3
+    assert not torch.equal(dry[0], dry[1])
     explicit = BrushstrokeParam(painter="skeleton", **dict(kwargs, mypaint="classic/pen"))
     saved = strokes_dict(explicit)
     assert saved["brush"] == "classic/pen" == BrushstrokeParam(init=saved).brush_name

@@ -298,3 +298,17 @@ def test_components_of_equal_radius_paint_as_one_gaussian(monkeypatch):
     torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-3 * float(want_grad.abs().max()))
     wide = rad * torch.tensor([1.0, 1.2])                          # radii 20% apart: painted as they are
     assert skeleton.merge_components(wide, weight)[0] is wide
+
+
+def test_collapsed_dab_radii_keep_the_skeleton_painters_gradients_finite():
+    """A dab model whose radii collapse (training drove one to 2e-5 px, and its gradient overflowed to NaN)
+    paints dabs of MyPaint's thinnest radius instead, with finite gradients."""
+    from strokeparam.painters.skeleton import MIN_RADIUS
+    painter = SkeletonPainter()
+    with torch.no_grad():
+        painter.dab_net[-1].bias[:2] = -20.0            # radius outputs: exp(-20) x the brush radius
+    actions = torch.from_numpy(A.random_actions(16, seed=0)).requires_grad_(True)
+    _, rad, _ = painter.dab_geometry(actions, None)
+    assert rad.min() >= MIN_RADIUS
+    painter(actions).square().sum().backward()
+    assert torch.isfinite(actions.grad).all() and all(torch.isfinite(p.grad).all() for p in painter.parameters())

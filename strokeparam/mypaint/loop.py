@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import torch
 
+from .. import actions as A
 from ..checks import is_int
 
 CHUNK = 32            # strokes per render job; chunk k of a seeded call uses a seed derived from (seed, k)
@@ -70,14 +71,18 @@ class BrushInTheLoop:
     that releases the GIL (two threads 1.9x one; through ctypes alone, some fifty short calls per stroke
     with Python between them, 1.1x). A seeded call gives the same pixels for any number of workers.
     :meth:`submit` starts a render and returns at once, so the caller can compute the neural render meanwhile.
+    ``deterministic``: whether the brush paints the same pixels under every seed (it has no randomness), so
+    that one render serves every draw.
     """
 
-    def __init__(self, brush: str = "classic/dry_brush", workers: int = 0):
+    def __init__(self, brush: str = A.DEFAULT_BRUSH, workers: int = 0):
         from .renderer import MyPaintRenderer
         self._pool = None
         if not is_int(workers) or not 0 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be an integer from 0 (this process) to {MAX_WORKERS}, got {workers!r}")
-        MyPaintRenderer(brush)                      # validates the brush before any worker sees it
+        renderer = MyPaintRenderer(brush, 32)       # validates the brush before any worker sees it
+        probe = A.random_actions(8, seed=0)
+        self.deterministic = bool(np.array_equal(renderer.render(probe, seed=1), renderer.render(probe, seed=2)))
         self.brush, self.workers = brush, int(workers)
 
     def __repr__(self) -> str:

@@ -35,6 +35,7 @@ from .registry import register_painter
 
 CHUNK_ELEMENTS = 2 ** 23      # elements of one (strokes, dabs, px) table: strokes are rasterized in chunks
 MERGE_SPREAD = 1.05           # a dab's Gaussian components whose radii agree this closely are painted as one
+MIN_RADIUS = 0.2              # px: MyPaint's thinnest dab; thinner ones blow the rasterizer's gradients up (~1/r^3)
 
 
 def merge_components(rad: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,7 +195,7 @@ class SkeletonPainter(Painter):
             feats = torch.cat([feats, noise], -1)
         out = self.dab_net(feats)                                        # (N, T, 2C+1 [+ 2 displacement])
         centres = self._curve(pts, (t + 0.1 * torch.tanh(out[..., 2 * c])).clamp(0.0, 1.0))  # learned lag
-        rad = radius[..., None] * torch.exp(out[..., :c])                                   # (N, T, C)
+        rad = (radius[..., None] * torch.exp(out[..., :c])).clamp_min(MIN_RADIUS)           # (N, T, C)
         if self.noise_dim:
             centres = centres + out[..., 2 * c + 1:] * rad.mean(-1, keepdim=True)
         amount = F.softplus(out[..., c:2 * c]) * pressure[..., None]                        # 0 at pressure 0
