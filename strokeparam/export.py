@@ -150,16 +150,14 @@ def saved_painter(saved: dict):
     """The painter a loaded stroke file (:func:`load_strokes`) names, with the weights it was painted with;
     None if it names none. ValueError if that painter or those weights are not installed."""
     from .painters import create_painter, weights_digest
-    from .painters.registry import split_name
+    from .painters.registry import is_painter_name
     doc, where = saved["doc"], saved["where"]
     name, digest = doc.get("painter"), doc.get("painter_weights_sha256")
     if name is None:
         return None
-    try:
-        split_name(name)
-    except (KeyError, ValueError):
+    if not is_painter_name(name):
         raise ValueError(f"{where} was painted with the painter {str(name)[:80]!r}, which is not registered here; "
-                         f"pass painter= the painter it was painted with") from None
+                         f"pass painter= the painter it was painted with")
     try:
         painter = create_painter(name)
     except (FileNotFoundError, ValueError) as exc:

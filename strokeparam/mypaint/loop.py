@@ -76,13 +76,11 @@ class BrushInTheLoop:
     """
 
     def __init__(self, brush: str = A.DEFAULT_BRUSH, workers: int = 0):
-        from .renderer import MyPaintRenderer
+        from .renderer import paints_alike
         self._pool = None
         if not is_int(workers) or not 0 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be an integer from 0 (this process) to {MAX_WORKERS}, got {workers!r}")
-        renderer = MyPaintRenderer(brush, 32)       # validates the brush before any worker sees it
-        probe = A.random_actions(8, seed=0)
-        self.deterministic = bool(np.array_equal(renderer.render(probe, seed=1), renderer.render(probe, seed=2)))
+        self.deterministic = paints_alike(brush)    # and validates the brush before any worker sees it
         self.brush, self.workers = brush, int(workers)
 
     def __repr__(self) -> str:

@@ -280,6 +280,13 @@ class MyPaintRenderer:
         return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
 
 
+def paints_alike(brush: str) -> bool:
+    """Whether MyPaint brush ``brush`` paints the same pixels under every seed (it has no randomness): 8 random
+    strokes rendered under two seeds come out equal."""
+    renderer, probe = MyPaintRenderer(brush, 32), A.random_actions(8, seed=0)
+    return bool(np.array_equal(renderer.render(probe, seed=1), renderer.render(probe, seed=2)))
+
+
 def brush_states(seed: int | None, num: int) -> list[int]:
     """The brush randomness of ``num`` strokes painted with ``seed``: each stroke's warm-up (how far its
     brush's random stream is advanced before it paints), drawn from ``seed`` (fresh when None)."""

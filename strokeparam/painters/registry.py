@@ -40,6 +40,15 @@ def split_name(name: str) -> tuple[str, str | None]:
     return arch, tag or None
 
 
+def is_painter_name(name) -> bool:
+    """Whether ``name`` is a painter name of a registered architecture (:func:`split_name` accepts it)."""
+    try:
+        split_name(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 def painter_class(name: str) -> type[Painter]:
     """The registered painter class of architecture ``name`` (a tagged name: its architecture's); a
     KeyError lists the names."""

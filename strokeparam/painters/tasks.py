@@ -1,11 +1,11 @@
 """The painters' training tasks (networks, optimizers, one step) run by ``recipes/train_*_painter.py``."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
 from ..actions import DEFAULT_BRUSH, random_actions
+from ..mypaint.renderer import paints_alike
 from ..training import Task, average_gradients
 from .base import Painter
 from .factory import create_painter
@@ -55,9 +55,8 @@ class SkeletonTask(PainterTask):
         painter = SkeletonPainter(**self.cfg["arch"])
         painter.load_state_dict(self.net.state_dict())
         actions = random_actions(self.cfg["calibration_actions"], seed=CALIBRATION_SEED)
-        refs = reference(actions, seeds=1, brush=brush, seed=CALIBRATION_SEED)
-        if not np.array_equal(refs[0], refs[1]):
-            calibrate_draws(painter.eval(), actions, refs[0])
+        if not paints_alike(brush):
+            calibrate_draws(painter.eval(), actions, reference(actions, seeds=1, brush=brush, seed=CALIBRATION_SEED)[0])
         return painter.eval()
 
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save
 from .. import actions as A
 from ..files import atomic_write_bytes
 from .base import Painter
-from .registry import painter_class, split_name
+from .registry import is_painter_name, painter_class
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MAX_WEIGHTS_BYTES = 15 * 2 ** 20
@@ -49,22 +49,14 @@ def list_pretrained(folder=None) -> list[str]:
     """Names of the painter weights in ``folder`` (default: the shipped ones) whose architecture is
     registered, sorted: ``skeleton``, ``skeleton.deevad_brush``, ..."""
     folder = WEIGHTS_DIR if folder is None else Path(folder)
-    names = []
-    for path in sorted(folder.glob("*.safetensors")):
-        try:
-            split_name(path.stem)
-        except (KeyError, ValueError):
-            continue
-        names.append(path.stem)
-    return names
+    return [path.stem for path in sorted(folder.glob("*.safetensors")) if is_painter_name(path.stem)]
 
 
 def save_weights(painter: Painter, path, card: dict) -> tuple[Path, Path]:
     """Write ``painter``'s float32 state to ``path`` (.safetensors) and ``card`` plus its architecture to
     the .json beside it, both atomically; the card's ``name`` is the painter's (``arch`` or ``arch.tag``).
     Returns the two paths."""
-    arch = type(painter).name if not hasattr(painter, "inner") else type(painter.inner).name
-    card = dict(card, name=painter.name, architecture=dict(name=arch, config=painter.config()),
+    card = dict(card, name=painter.name, architecture=dict(name=painter.name.partition(".")[0], config=painter.config()),
                 action_space_version=painter.action_space_version, stochastic=painter.stochastic)
     return write_weights(painter, path, card, {"painter": painter.name}, painter.name)
 
@@ -176,17 +168,9 @@ def load_weights(path, expected: str | None = None, overrides: dict | None = Non
                          f"{' '.join(first[:3])}") from None
     painter.card = card
     name = card.get("name")
-    painter.name = name if isinstance(name, str) and name.startswith(arch["name"] + ".") and _valid(name) \
+    painter.name = name if isinstance(name, str) and name.startswith(arch["name"] + ".") and is_painter_name(name) \
         else arch["name"]
     return painter
-
-
-def _valid(name: str) -> bool:
-    try:
-        split_name(name)
-    except (KeyError, ValueError):
-        return False
-    return True
 
 
 def _check_dimensions(path, name: str, config: dict) -> None:
