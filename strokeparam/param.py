@@ -214,31 +214,41 @@ class BrushstrokeParam(nn.Module):
         for layout, n in self.levels:
             blocks.append(acts[:, start:start + layout.tiles * n])
             start += layout.tiles * n
-        pending = {}
+        copies = draws + bool(expected)              # composited together: one batch of copies x paintings
+        stacks = {}
         if self.in_loop if mypaint is None else mypaint:       # MyPaint renders while the painter runs
             brush = self._loop_brush()
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
             if brush.deterministic:               # every seed paints alike: one render serves all draws
                 seeds = seeds[:1]
-            pending = {level: [brush.submit(block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy(), layout.tile,
-                                            seed + level, layout.margin) for seed in seeds]
-                       for level, ((layout, _), block) in enumerate(zip(self.levels, blocks))}
-        copies = draws + bool(expected)              # composited together: one batch of copies x paintings
+            for level, ((layout, _), block) in enumerate(zip(self.levels, blocks)):
+                flat = block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy()
+                stack = torch.empty((copies, len(flat), layout.side, layout.side))   # the copies, drawn in place
+                stacks[level] = stack, [brush.submit(flat, layout.tile, seed + level, layout.margin,
+                                                     out=stack[bool(expected) + k].numpy())
+                                        for k, seed in enumerate(seeds)]
         layers = []
         for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
             flat = block.reshape(-1, A.NUM_FIELDS)
             painter = self._painter_at(layout.tile, layout.margin)
-            if pending:
+            if stacks:
                 neural = painter(flat)
-                drawn = [straight_through(neural, torch.from_numpy(brush.result(p, layout.side)))
-                         for p in pending[level]]
-                alphas = [neural] * bool(expected) + drawn * (draws // len(drawn))
+                stack, pending = stacks[level]
+                for job in pending:
+                    brush.result(job)
+                stack = stack.to(neural)
+                first, drawn = int(expected), len(pending)
+                if expected:                  # the expected strokes: the neural render itself
+                    stack[0].copy_(neural.detach().view(stack.shape[1:]))
+                for k in range(first + drawn, copies):    # one render serving several draws
+                    stack[k].copy_(stack[first + (k - first) % drawn])
+                alpha = straight_through(neural, stack)
             else:
                 alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
                                                                    for _ in range(draws)]
-            alpha = (torch.cat(alphas) if copies > 1 else alphas[0]).view(
-                copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
+                alpha = torch.cat(alphas) if copies > 1 else alphas[0]
+            alpha = alpha.view(copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
             layers.append((layout, alpha, block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(
                 copies, 1, 1, 1)))
         background = self.background if background is None else background.to(self.background)

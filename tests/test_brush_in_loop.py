@@ -19,6 +19,28 @@ def test_straight_through_forward_is_real_backward_is_neural():
     assert torch.allclose(x.grad, 2 * x.detach())
 
 
+def test_straight_through_of_a_stack_adds_the_copies_gradients():
+    x = torch.tensor([0.2, 0.7], requires_grad=True)
+    neural = x ** 2
+    stack = torch.tensor([[0.9, 0.1], [0.3, 0.4], [0.0, 1.0]])
+    out = straight_through(neural, stack)
+    assert torch.equal(out.detach(), stack)
+    (out * torch.tensor([[1.0], [2.0], [3.0]])).sum().backward()
+    assert torch.allclose(x.grad, 6 * 2 * x.detach())
+
+
+def test_brush_renders_into_the_array_it_is_given():
+    acts = np.random.default_rng(1).uniform(0.1, 0.9, (CHUNK + 3, 12)).astype(np.float32)
+    brush, out = BrushInTheLoop(workers=2), np.full((2, CHUNK + 3, 48, 48), -1.0, np.float32)
+    got = brush.result(brush.submit(acts, 32, seed=4, margin=8, out=out[1]))
+    brush.close()
+    assert got is out[1] or np.shares_memory(got, out[1])
+    assert np.array_equal(out[1], BrushInTheLoop()(acts, 32, seed=4, margin=8)) and (out[0] == -1).all()
+    for bad in (out[1, :-1], out[1].astype(np.float64), out[1, :, ::2, ::2], out[1].tolist()):
+        with pytest.raises(ValueError, match="out must be a writeable C-contiguous float32 array"):
+            brush.submit(acts, 32, seed=4, margin=8, out=bad)
+
+
 def test_brush_renders_what_mypaint_paints_for_any_number_of_workers():
     acts = np.random.default_rng(0).uniform(0.1, 0.9, (CHUNK + 5, 12)).astype(np.float32)
     alone, pooled = BrushInTheLoop(), BrushInTheLoop(workers=2)

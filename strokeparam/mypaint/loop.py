@@ -7,7 +7,7 @@ forward pass of a neural render while its gradient flows unchanged (Athalye et a
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -20,21 +20,26 @@ MAX_WORKERS = 64
 
 
 def straight_through(neural: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """``real`` (reshaped to ``neural``'s shape) in the forward pass, exactly, and the gradient of ``neural``
-    in the backward pass."""
-    return _StraightThrough.apply(neural, real.to(neural).reshape(neural.shape))
+    """``real`` in the forward pass, exactly, and the gradient of ``neural`` in the backward pass. ``real`` has
+    ``neural``'s elements (reshaped to its shape) or is a stack of K copies of them (reshaped to (K, *shape)),
+    whose gradients add up on ``neural``."""
+    real = real.to(neural)
+    one = real.numel() == neural.numel()
+    return _StraightThrough.apply(neural, real.reshape(neural.shape if one else (-1, *neural.shape)))
 
 
 class _StraightThrough(torch.autograd.Function):
-    """:func:`straight_through` without arithmetic: the output is ``real``, the gradient passes unchanged."""
+    """:func:`straight_through` without arithmetic: the output is ``real``, the gradient passes (summed over a
+    stack's copies)."""
 
     @staticmethod
     def forward(ctx, neural, real):
+        ctx.stacked = real.dim() > neural.dim()
         return real
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, None
+        return (grad.sum(0) if ctx.stacked else grad), None
 
 
 def chunk_seeds(seed: int, chunks: int) -> list[int]:
@@ -53,14 +58,14 @@ def loop_states(seed: int, num: int) -> list[int]:
 _LOCAL = threading.local()
 
 
-def _render(brush: str, size: int, margin: int, actions: np.ndarray, seed: int) -> np.ndarray:
-    """One chunk: per-stroke alpha (n, side, side) by a renderer cached per (brush, size, margin) in this
-    thread."""
+def _render(brush: str, size: int, margin: int, actions: np.ndarray, seed: int, out: np.ndarray) -> None:
+    """One chunk: per-stroke alpha into ``out`` (n, side, side), by a renderer cached per (brush, size, margin)
+    in this thread."""
     from .renderer import MyPaintRenderer
     cache = _LOCAL.__dict__.setdefault("renderers", {})
     if (brush, size, margin) not in cache:
         cache[brush, size, margin] = MyPaintRenderer(brush, size)
-    return cache[brush, size, margin].render(actions, seed=seed, margin=margin)
+    cache[brush, size, margin].render(actions, seed=seed, margin=margin, out=out)
 
 
 class BrushInTheLoop:
@@ -86,27 +91,33 @@ class BrushInTheLoop:
     def __repr__(self) -> str:
         return f"BrushInTheLoop(brush={self.brush!r}, workers={self.workers})"
 
-    def submit(self, actions: np.ndarray, size: int, seed: int, margin: int = 0) -> "Future | np.ndarray":
+    def submit(self, actions: np.ndarray, size: int, seed: int, margin: int = 0, out: np.ndarray | None = None):
         """Start rendering ``actions`` (N, 12) on ``size``-px squares with ``margin`` px around them
-        (:meth:`MyPaintRenderer.render`) with ``seed``; :meth:`result` waits."""
-        chunks = [actions[i:i + CHUNK] for i in range(0, len(actions), CHUNK)]
-        seeds = chunk_seeds(seed, len(chunks))
-        side = size + 2 * margin
-        if self.workers == 0 or len(chunks) == 0:
-            return _join([_render(self.brush, size, margin, c, s) for c, s in zip(chunks, seeds)], side)
+        (:meth:`MyPaintRenderer.render`) with ``seed``, into ``out`` (float32 (N, side, side), C-contiguous,
+        side = size + 2 x margin; a new array when None); :meth:`result` waits and returns it."""
+        from .renderer import alpha_buffer
+        out = alpha_buffer(out, len(actions), size + 2 * margin)
+        starts = range(0, len(actions), CHUNK)
+        jobs = [(self.brush, size, margin, actions[i:i + CHUNK], s, out[i:i + CHUNK])
+                for i, s in zip(starts, chunk_seeds(seed, len(starts)))]
+        if self.workers == 0 or not jobs:
+            for job in jobs:
+                _render(*job)
+            return out, []
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mypaint")
-        return [self._pool.submit(_render, self.brush, size, margin, c, s) for c, s in zip(chunks, seeds)]
+        return out, [self._pool.submit(_render, *job) for job in jobs]
 
     @staticmethod
-    def result(pending, side: int) -> np.ndarray:
-        """The alpha (N, side, side) of a :meth:`submit` (``side``: its size + 2 x margin)."""
-        if isinstance(pending, np.ndarray):
-            return pending
-        return _join([job.result() for job in pending], side)
+    def result(pending) -> np.ndarray:
+        """The alpha (N, side, side) of a :meth:`submit`, once every chunk is painted."""
+        out, jobs = pending
+        for job in jobs:
+            job.result()
+        return out
 
     def __call__(self, actions: np.ndarray, size: int, seed: int, margin: int = 0) -> np.ndarray:
-        return self.result(self.submit(actions, size, seed, margin), size + 2 * margin)
+        return self.result(self.submit(actions, size, seed, margin))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -119,6 +130,3 @@ class BrushInTheLoop:
     def __del__(self):
         self.close()
 
-
-def _join(parts: list, side: int) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros((0, side, side), np.float32)

@@ -199,17 +199,18 @@ class MyPaintRenderer:
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         return brush_states(seed, num)
 
-    def render(self, actions, seed: int | None = None, margin: int = 0) -> np.ndarray:
+    def render(self, actions, seed: int | None = None, margin: int = 0, out: np.ndarray | None = None) -> np.ndarray:
         """Straight alpha of each stroke on its own fresh canvas: float32 (N, side, side) in [0, 1], with
-        ``side = size + 2 * margin``: the stroke on its ``size``-px square and ``margin`` px around it."""
+        ``side = size + 2 * margin``: the stroke on its ``size``-px square and ``margin`` px around it;
+        written into ``out`` when given (a writeable C-contiguous float32 array of that shape)."""
         acts = A.validate(actions)
         margin = integer(margin, "margin", 0, self.size, what="an integer number of pixels")
         warmups = self._warmups(len(acts), seed)
         side = self.size + 2 * margin
+        out = alpha_buffer(out, len(acts), side)
         if self._surface is None or self._surface.width != side:
             self._check_canvas(self.size, side)
             self._surface = _Surface(side, side)
-        out = np.empty((len(acts), side, side), np.float32)
         specs = [A.to_mypaint(action, self.size) for action in acts]
         specs = [A.StrokeSpec(s.points + margin, s.pressures, s.radius, s.color) for s in specs]
         self._strokes(self._surface, specs, warmups, out)
@@ -278,6 +279,18 @@ class MyPaintRenderer:
             self._check_canvas(int(side), max(height, width))
         specs = [A.to_mypaint(a, int(t)) for a, t in zip(acts, tiles)]
         return [A.StrokeSpec(s.points + o[::-1], s.pressures, s.radius, s.color) for s, o in zip(specs, origins)]
+
+
+def alpha_buffer(out: np.ndarray | None, num: int, side: int) -> np.ndarray:
+    """``out`` checked to take the alpha of ``num`` strokes on ``side``-px squares (a writeable C-contiguous
+    float32 array (num, side, side)), or a new one when None."""
+    if out is None:
+        return np.empty((num, side, side), np.float32)
+    if not (isinstance(out, np.ndarray) and out.shape == (num, side, side) and out.dtype == np.float32
+            and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous float32 array of shape ({num}, {side}, {side}), "
+                         f"got {getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
+    return out
 
 
 def paints_alike(brush: str) -> bool:
