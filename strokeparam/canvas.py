@@ -223,7 +223,7 @@ def compiled() -> ctypes.CDLL | None:
         pointer, size = ctypes.c_void_p, ctypes.c_long
         loop.over_forward.restype = None
         loop.over_forward.argtypes = [pointer, pointer] + [size] * 5 + [pointer, pointer]
-        loop.over_backward.restype = ctypes.c_int
+        loop.over_backward.restype = None
         loop.over_backward.argtypes = [pointer] * 4 + [size] * 5 + [pointer, pointer]
     return loop
 
@@ -267,9 +267,8 @@ def _over_backward_compiled(alpha, color, grad_rgb, grad_alpha):
 
     def run(q0, q1):
         grad_c = torch.empty_like(c)
-        if compiled().over_backward(a.data_ptr(), c.data_ptr(), g_rgb.data_ptr(), g_alpha.data_ptr(), m, n, p,
-                                    q0, q1, grad_a.data_ptr(), grad_c.data_ptr()):
-            raise MemoryError("over: no memory for the compositing backward's work rows")
+        compiled().over_backward(a.data_ptr(), c.data_ptr(), g_rgb.data_ptr(), g_alpha.data_ptr(), m, n, p, q0, q1,
+                                 grad_a.data_ptr(), grad_c.data_ptr())
         return grad_c
     return grad_a, sum(_by_pixels(run, p))
 
