@@ -137,7 +137,8 @@ def test_no_leak_over_thousands_of_strokes(renderer):
 
 
 def test_compiled_stroke_loop_paints_the_same_pixels():
-    """scripts/setup.sh builds the C stroke loop wherever a C compiler is; its pixels are the ctypes path's."""
+    """scripts/setup.sh builds the C stroke loop wherever a C compiler is; its pixels are the ctypes path's (which
+    makes each brush from its file with mypaint_brush_from_string; the loop sets the same settings directly)."""
     import shutil
 
     from strokeparam.mypaint import _lib
@@ -146,8 +147,8 @@ def test_compiled_stroke_loop_paints_the_same_pixels():
         pytest.skip("no C compiler: setup.sh builds no stroke loop, MyPaint paints through ctypes alone")
     assert _lib.helper() is not None, "the stroke loop is not built: run scripts/setup.sh"
     acts = A.random_actions(40, seed=5)
-    for size in (64, 100):                       # one tile, and tiles cut by the canvas edge
-        r = MyPaintRenderer(size=size)
+    for brush, size in (("classic/dry_brush", 64), ("classic/dry_brush", 100), ("classic/charcoal", 100)):
+        r = MyPaintRenderer(brush, size)           # one tile, tiles cut by the canvas edge, a brush of many inputs
         specs, warmups = [A.to_mypaint(a, size) for a in acts], r._warmups(len(acts), 3)
         alphas = [np.empty((len(acts), size, size), np.float32) for _ in range(2)]
         for compiled, alpha in zip((True, False), alphas):

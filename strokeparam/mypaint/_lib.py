@@ -133,9 +133,9 @@ def helper() -> ctypes.CDLL | None:
         return None
     double, pointer = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
     loop.paint_strokes.restype = ctypes.c_int
-    loop.paint_strokes.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, pointer,
-                                   ctypes.c_int, ctypes.c_int, double, double, double, pointer, ctypes.c_double,
-                                   double, ctypes.c_double, ctypes.POINTER(ctypes.c_float)]
+    loop.paint_strokes.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, pointer, double,
+                                   pointer, ctypes.c_int, ctypes.c_int, double, double, double, pointer,
+                                   ctypes.c_double, double, ctypes.c_double, ctypes.POINTER(ctypes.c_float)]
     return loop
 
 

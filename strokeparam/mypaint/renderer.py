@@ -93,6 +93,7 @@ class MyPaintRenderer:
         self._ids = {name: _lib.setting_id(name)
                      for name in ("radius_logarithmic", "color_h", "color_s", "color_v")}
         self._check_brush()
+        self._recipe = self._brush_recipe()
         self._surface = None
 
     def __repr__(self) -> str:
@@ -116,6 +117,26 @@ class MyPaintRenderer:
         self._lib.mypaint_brush_unref(brush)
         if not ok:
             raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
+
+    def _brush_recipe(self) -> tuple:
+        """The brush file as the compiled loop builds each stroke's brush (``new_brush`` in _strokes.c): the
+        number of settings, their ints (id, mappings, each mapping's input id and points) and doubles (base
+        value, each point's x, y), in the file's order, skipping names this libmypaint does not know, as
+        mypaint_brush_from_string does."""
+        settings, inputs = _lib.setting_infos(), _lib.input_infos()
+        count, ints, doubles = 0, [], []
+        for name, setting in self._doc["settings"].items():
+            if name not in settings:
+                continue
+            mappings = [(inputs[key][0], points) for key, points in (setting.get("inputs") or {}).items()
+                        if key in inputs]
+            count += 1
+            ints += [settings[name][0], len(mappings)]
+            doubles.append(float(setting["base_value"]))
+            for input_id, points in mappings:
+                ints += [input_id, len(points)]
+                doubles += [float(v) for point in points for v in point[:2]]
+        return count, np.array(ints, np.int32), np.array(doubles, np.float64)
 
     # -- drawing -------------------------------------------------------------------------------------
     def _strokes(self, surface: _Surface, specs: list, warmups: list, alpha: np.ndarray | None = None,
@@ -145,12 +166,14 @@ class MyPaintRenderer:
         def pointer(array, kind=ctypes.c_double):
             return array.ctypes.data_as(ctypes.POINTER(kind))
         out = None if alpha is None else pointer(alpha, ctypes.c_float)
-        failed = loop.paint_strokes(surface.fixed, surface.iface, surface.width, self._json, pointer(ids, ctypes.c_int),
-                                    len(specs), POINTS_PER_STROKE, pointer(log_radius), pointer(hsv),
-                                    pointer(pressures), pointer(states, ctypes.c_int), WARMUP_STEP, pointer(path),
-                                    STROKE_SECONDS / POINTS_PER_STROKE, out)
+        settings, brush_ints, brush_doubles = self._recipe
+        failed = loop.paint_strokes(surface.fixed, surface.iface, surface.width, settings,
+                                    pointer(brush_ints, ctypes.c_int), pointer(brush_doubles),
+                                    pointer(ids, ctypes.c_int), len(specs), POINTS_PER_STROKE, pointer(log_radius),
+                                    pointer(hsv), pointer(pressures), pointer(states, ctypes.c_int), WARMUP_STEP,
+                                    pointer(path), STROKE_SECONDS / POINTS_PER_STROKE, out)
         if failed:
-            raise ValueError(f"brush {self.brush!r} is not a valid MyPaint brush file")
+            raise MemoryError("libmypaint could not make a brush")
 
     def _stroke(self, surface: _Surface, spec: A.StrokeSpec, warmup: int) -> None:
         lib, ids = self._lib, self._ids
