@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=224, help="canvas px (make demo: 224)")
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
+    p.add_argument("--draws-from", type=int, help="the step after which the draws join (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")
@@ -37,9 +38,9 @@ def main(argv=None) -> int:
     for cls in args.classes:
         for steps in args.steps:
             start = time.perf_counter()
-            options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, resolution=args.resolution,
-                                                       lr=args.lr, lr_end=args.lr_end, painter=args.painter).items()
-                       if v is not None}
+            options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, draws_from=args.draws_from,
+                                             resolution=args.resolution, lr=args.lr, lr_end=args.lr_end,
+                                             painter=args.painter).items() if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]

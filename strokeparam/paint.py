@@ -28,6 +28,11 @@ CANVAS_COPIES, CANVAS_DRAWS = 4, 3
 # paint_class's steps when not given. Grays on one tile need more: bench/class_recognition.py --grayscale, 20
 # classes, neural top-5: 150 steps 75%, 300 steps 90%.
 CLASS_STEPS = 150
+# paint_class's share of the steps before the brush draws join on a canvas of tiles (the expected strokes alone,
+# half a step's cost); on one tile (cheap) they paint from the first step. bench/class_recognition.py, 224-px
+# canvas, 20 classes, top-5 neural / MyPaint seeds 0-2 (mean p): draws from the first step 100% / 95% (0.432),
+# from a third 95% / 95% (0.539), from half 95% / 85% (0.433).
+CANVAS_DRAWS_FROM = 1 / 3
 GRAY_TILE_STEPS = 300
 
 
@@ -65,8 +70,8 @@ def class_steps(grayscale: bool, one_tile: bool) -> int:
 
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | None = None, copies: int | None = None,
-                draws: int | None = None, lr: float = 0.05, lr_end: float | None = None, degrees: float = 30.0,
-                resolution: int = 224,
+                draws: int | None = None, draws_from: int | None = None, lr: float = 0.05, lr_end: float | None = None,
+                degrees: float = 30.0, resolution: int = 224,
                 transforms=None, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
                 **param_kwargs) -> BrushstrokeParam:
     """Paint ImageNet class ``cls`` as an ensemble of classifiers sees it; returns the param with the strokes.
@@ -84,7 +89,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     ``mypaint=False``, of a stochastic painter (MyPaint-like jitter), the rest the painter's expected
     strokes: the strokes must read as the class both smooth and as the real, ragged brush paints them
     (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
-    bench/class_recognition.py). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
+    bench/class_recognition.py). The draws start after step ``draws_from`` (default: at
+    :data:`CANVAS_DRAWS_FROM` of the steps on a canvas of tiles, at once on one tile): before, every copy shows
+    the expected strokes, which settle the composition at half a step's cost (no MyPaint, one picture). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
     composition: an underpainting of :data:`strokeparam.canvas.UNDERPAINTING` strokes on one tile
     spanning the canvas (``underpainting=`` changes it, 0 for none), then overlapping tiles of about
     128 px (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
@@ -123,8 +130,14 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     generator = _generator(param.raw.device, seed)
     random = draws if param.in_loop or param.painter.stochastic else 0
 
+    if draws_from is None:
+        draws_from = 0 if param.one_tile else round(CANVAS_DRAWS_FROM * steps)
+    draws_from = integer(draws_from, "draws_from", 0, steps, what="a step count")
+    calls = [0]                                  # render_vis asks for the pictures once per step
+
     def pictures():
-        if not random:
+        calls[0] += 1
+        if not random or calls[0] <= draws_from:
             return param.image(mypaint=False).repeat(copies, 1, 1, 1)
         images = param.image(generator=generator, draws=random, expected=True)    # one neural render for all
         expected, drawn = images[:param.batch], images[param.batch:]

@@ -90,6 +90,26 @@ def test_paint_class_default_copies_one_tile_and_canvas(model):
         paint_class(388, models=recording, strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
 
 
+def test_paint_class_draws_join_after_draws_from(model):
+    """Before step ``draws_from`` every copy is the expected strokes (no draws painted); by default a third of
+    the steps on a canvas of tiles, none on one tile."""
+    noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
+    drawn = []
+    hook = noisy.register_forward_pre_hook(lambda _, args, kwargs: drawn.append(kwargs.get("generator") is not None),
+                                           with_kwargs=True)
+    canvas = dict(size=96, underpainting=0, tile=64, margin=0)
+    for kwargs, plain in ((dict(draws_from=2, **canvas), 2), (canvas, 2), (dict(grid=1), 0),
+                          (dict(draws_from=6, **canvas), 6)):
+        drawn.clear()
+        paint_class(388, models=model, strokes=2, steps=6, copies=2, resolution=32, painter=noisy, mypaint=False,
+                    progress=False, **kwargs)
+        assert drawn == [False] * plain + [False, True] * (7 - plain), kwargs     # and the final picture's call
+    hook.remove()
+    for bad in (-1, 7, 1.5):
+        with pytest.raises(ValueError, match=r"draws_from must be a step count in \[0, 6\]"):
+            paint_class(388, models=model, strokes=2, steps=6, painter=noisy, draws_from=bad, progress=False)
+
+
 def test_paint_class_default_steps_gray_one_tile_and_the_rest(model, painter, monkeypatch):
     """Without ``steps``: GRAY_TILE_STEPS for grays on one tile, CLASS_STEPS otherwise; the CLI's help says the same."""
     from strokeparam import cli, paint
