@@ -91,10 +91,11 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     (``draws=0``, expected strokes only, re-paints with MyPaint recognizably far less often; see
     bench/class_recognition.py). The draws start after step ``draws_from`` (default: at
     :data:`CANVAS_DRAWS_FROM` of the steps on a canvas of tiles, at once on one tile): before, every copy shows
-    the expected strokes, which settle the composition at half a step's cost (no MyPaint, one picture). A canvas of ``size`` px (with no ``grid`` or ``tile``) is one
-    composition: an underpainting of :data:`strokeparam.canvas.UNDERPAINTING` strokes on one tile
-    spanning the canvas (``underpainting=`` changes it, 0 for none), then overlapping tiles of about
-    128 px (:meth:`Layout.fit`), strokes scaled to their tile. ``transforms`` (a callable on
+    the expected strokes, which settle the composition at half a step's cost (no MyPaint, one picture).
+    A canvas of ``size`` px (with no ``grid`` or ``tile``) is one composition: an underpainting of
+    :data:`strokeparam.canvas.UNDERPAINTING` strokes on one tile spanning the canvas (``underpainting=``
+    changes it, 0 for none), then overlapping tiles of about 128 px (:meth:`Layout.fit`), strokes scaled to
+    their tile. ``transforms`` (a callable on
     NCHW images) replaces the augmentation of the copies (``degrees`` then does nothing). The classifiers
     see the painting at ``resolution`` px on its longer side: 224, the scale they were trained at, so the
     painted features are the size any classifier looks for at its own input size.

@@ -1,7 +1,8 @@
 /* Paint many strokes with libmypaint in one call, so Python's lock is not taken between a stroke's
- * fifty-odd library calls and render threads run side by side. The calls, their order and their
- * arguments are those of renderer.py's MyPaintRenderer._stroke and _Surface (the pixels are the same bit
- * for bit; tests/test_mypaint.py checks it). Only libmypaint's public API is used, declared here so no
+ * fifty-odd library calls and render threads run side by side. The stroke calls, their order and their
+ * arguments are those of renderer.py's MyPaintRenderer._stroke and _Surface; the brush is set from its file
+ * parsed once (new_brush) where _stroke parses it, and only the tiles a stroke changed are read back and
+ * cleared (the pixels are the same bit for bit; tests/test_mypaint.py checks it). Only libmypaint's public API is used, declared here so no
  * development headers are needed; the symbols come from the libmypaint that Python loaded.
  *
  * Built by scripts/setup.sh:  cc -O2 -shared -fPIC _strokes.c -o _strokes.so
