@@ -215,36 +215,40 @@ class BrushstrokeParam(nn.Module):
             blocks.append(acts[:, start:start + layout.tiles * n])
             start += layout.tiles * n
         copies = draws + bool(expected)              # composited together: one batch of copies x paintings
+        flats = [block.reshape(-1, A.NUM_FIELDS) for block in blocks]
         stacks = {}
-        if self.in_loop if mypaint is None else mypaint:       # MyPaint renders while the painter runs
+        if self.in_loop if mypaint is None else mypaint:
+            # MyPaint paints after the painter's forward pass: on a CPU, side by side they would share its
+            # cores and torch's threads would wait at barriers for a thread MyPaint took the core from (a
+            # draw step of make demo 1.15x); on a GPU the painter's kernels still run while MyPaint paints
             brush = self._loop_brush()
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
             if brush.deterministic:               # every seed paints alike: one render serves all draws
                 seeds = seeds[:1]
-            for level, ((layout, _), block) in enumerate(zip(self.levels, blocks)):
-                flat = block.reshape(-1, A.NUM_FIELDS).detach().cpu().numpy()
-                stack = torch.empty((copies, len(flat), layout.side, layout.side))   # the copies, drawn in place
-                stacks[level] = stack, [brush.submit(flat, layout.tile, seed + level, layout.margin,
+            arrays = [flat.detach().cpu().numpy() for flat in flats]
+            neural = [self._painter_at(layout.tile, layout.margin)(flat)
+                      for (layout, _), flat in zip(self.levels, flats)]
+            for level, ((layout, _), array) in enumerate(zip(self.levels, arrays)):
+                stack = torch.empty((copies, len(array), layout.side, layout.side))   # the copies, drawn in place
+                stacks[level] = stack, [brush.submit(array, layout.tile, seed + level, layout.margin,
                                                      out=stack[bool(expected) + k].numpy())
                                         for k, seed in enumerate(seeds)]
         layers = []
-        for level, ((layout, n), block) in enumerate(zip(self.levels, blocks)):
-            flat = block.reshape(-1, A.NUM_FIELDS)
-            painter = self._painter_at(layout.tile, layout.margin)
+        for level, ((layout, n), block, flat) in enumerate(zip(self.levels, blocks, flats)):
             if stacks:
-                neural = painter(flat)
                 stack, pending = stacks[level]
                 for job in pending:
                     brush.result(job)
-                stack = stack.to(neural)
+                stack = stack.to(neural[level])
                 first, drawn = int(expected), len(pending)
                 if expected:                  # the expected strokes: the neural render itself
-                    stack[0].copy_(neural.detach().view(stack.shape[1:]))
+                    stack[0].copy_(neural[level].detach().view(stack.shape[1:]))
                 for k in range(first + drawn, copies):    # one render serving several draws
                     stack[k].copy_(stack[first + (k - first) % drawn])
-                alpha = straight_through(neural, stack)
+                alpha = straight_through(neural[level], stack)
             else:
+                painter = self._painter_at(layout.tile, layout.margin)
                 alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
                                                                    for _ in range(draws)]
                 alpha = torch.cat(alphas) if copies > 1 else alphas[0]

@@ -1,8 +1,8 @@
 """MyPaint in the optimization loop: what the real brush paints forward, the neural painter's gradient backward.
 
-:class:`BrushInTheLoop` renders each stroke's alpha with the real MyPaint (optionally in worker
-threads, overlapping the neural painter's work); :func:`straight_through` puts those pixels in the
-forward pass of a neural render while its gradient flows unchanged (Athalye et al.'s BPDA).
+:class:`BrushInTheLoop` renders each stroke's alpha with the real MyPaint (optionally in worker threads);
+:func:`straight_through` puts those pixels in the forward pass of a neural render while its gradient flows
+unchanged (Athalye et al.'s BPDA).
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class BrushInTheLoop:
     render chunks of :data:`CHUNK` strokes side by side: the compiled stroke loop paints a chunk in one call
     that releases the GIL (two threads 1.9x one; through ctypes alone, some fifty short calls per stroke
     with Python between them, 1.1x). A seeded call gives the same pixels for any number of workers.
-    :meth:`submit` starts a render and returns at once, so the caller can compute the neural render meanwhile.
+    :meth:`submit` starts a render and returns at once (work on another device, a GPU's, goes on meanwhile).
     ``deterministic``: whether the brush paints the same pixels under every seed (it has no randomness), so
     that one render serves every draw.
     """
