@@ -220,7 +220,7 @@ class BrushstrokeParam(nn.Module):
         if self.in_loop if mypaint is None else mypaint:
             # MyPaint paints after the painter's forward pass: on a CPU, side by side they would share its
             # cores and torch's threads would wait at barriers for a thread MyPaint took the core from (a
-            # draw step of make demo 1.15x); on a GPU the painter's kernels still run while MyPaint paints
+            # draw step of make demo 3-6% slower); on a GPU the painter's kernels still run while MyPaint paints
             brush = self._loop_brush()
             seeds = [self.brush_seed] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
