@@ -81,9 +81,10 @@ def breakdown(cls, size: int, steps: int, options: dict) -> int:
     wall = time.perf_counter() - start
     stats = pstats.Stats(profile).stats
 
-    def cumulative(file, function):     # the outermost of the functions of that name (an Ensemble's forward
-        return max([v[3] for (f, _, name), v in stats.items()          # holds its members')
-                    if f.endswith(file) and name == function] or [0.0]) / steps
+    def cumulative(file, function):
+        """Seconds per step of the outermost function of that name (an Ensemble's forward holds its members')."""
+        return max([v[3] for (f, _, name), v in stats.items() if f.endswith(file) and name == function]
+                   or [0.0]) / steps
     parts = {label: cumulative(file, function) for label, file, function in PARTS}
     backward = sum(v[3] for (_, _, name), v in stats.items() if name.startswith("<method 'run_backward'")) / steps
     parts["classifiers, backward"] = backward - parts["painter, backward"] - parts["compositing, backward"] - (
