@@ -69,7 +69,7 @@ def paint_and_judge(index: int, options: dict):
                        referee=load_classifier(JUDGE))
     param = paint_class(index, models=_LOADED["model"], strokes=options["strokes"], steps=options["steps"],
                         copies=options["copies"], draws=options["draws"], draws_from=options["draws_from"],
-                        lr=options["lr"], lr_end=options["lr_end"],
+                        fresh=options["fresh"], lr=options["lr"], lr_end=options["lr_end"],
                         resolution=options["resolution"], painter=_LOADED["painter"], seed=options["seed"],
                         progress=False, **options["canvas"])
     neural = param.image(mypaint=False).detach()
@@ -92,6 +92,7 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--draws", type=int, help="copies that show random draws of the brush (default: paint_class's)")
     p.add_argument("--draws-from", type=int, help="the step after which the draws join (default: paint_class's)")
+    p.add_argument("--fresh", type=int, help="draws MyPaint paints afresh each step (default: paint_class's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mypaint", action=argparse.BooleanOptionalAction, default=None,
                    help="the real brush in the loop: draws are MyPaint's (default: paint_class's)")
@@ -121,7 +122,7 @@ def main():
                    resolution=args.resolution or defaults["resolution"].default, strokes=args.strokes,
                    lr=args.lr or defaults["lr"].default,
                    lr_end=defaults["lr_end"].default if args.lr_end is ... else args.lr_end,
-                   draws=args.draws, draws_from=args.draws_from, painter=args.painter, seed=args.seed,
+                   draws=args.draws, draws_from=args.draws_from, fresh=args.fresh, painter=args.painter, seed=args.seed,
                    mypaint_seeds=args.mypaint_seeds,
                    threads=1 if args.jobs > 1 else torch.get_num_threads(),
                    canvas={k: v for k, v in dict(mypaint=args.mypaint, size=args.size, tile=args.tile,
@@ -156,7 +157,8 @@ def main():
           + ("" if options["lr_end"] is None else f" falling to {options['lr_end']}")
           + f"), {options['copies'] or 'the default'} copies, "
           f"{'the default' if args.draws is None else args.draws} of them random brush draws "
-          f"(from {'the default step' if args.draws_from is None else f'step {args.draws_from}'}), "
+          f"(from {'the default step' if args.draws_from is None else f'step {args.draws_from}'}; "
+          f"{'the default' if args.fresh is None else args.fresh} painted afresh a step), "
           f"painted at {options['resolution']} px{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(classes):.0f} s per class with {args.jobs} job(s)\n")
     print("| class | neural: rank | neural: p | MyPaint: rank | MyPaint: p |\n|---|---|---|---|---|")

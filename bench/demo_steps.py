@@ -27,6 +27,7 @@ def main(argv=None) -> int:
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
     p.add_argument("--draws-from", type=int, help="the step after which the draws join (default: paint_class's)")
+    p.add_argument("--fresh", type=int, help="draws MyPaint paints afresh each step (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")
@@ -40,8 +41,8 @@ def main(argv=None) -> int:
     if args.torch_compositing:
         canvas.compiled = lambda: None
     if args.breakdown:
-        options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, resolution=args.resolution,
-                                         painter=args.painter).items() if v is not None}
+        options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, fresh=args.fresh,
+                                         resolution=args.resolution, painter=args.painter).items() if v is not None}
         return breakdown(args.classes[0], args.size, args.breakdown, options)
     judge = load_classifier(JUDGE)
     print(f"| class | steps | seconds | {JUDGE} P, neural | P, MyPaint seeds 0..{args.seeds - 1} |\n|---|---:|---:|---:|---|")
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
         for steps in args.steps:
             start = time.perf_counter()
             options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, draws_from=args.draws_from,
-                                             resolution=args.resolution, lr=args.lr, lr_end=args.lr_end,
+                                             fresh=args.fresh, resolution=args.resolution, lr=args.lr, lr_end=args.lr_end,
                                              painter=args.painter).items() if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start

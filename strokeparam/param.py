@@ -135,6 +135,7 @@ class BrushstrokeParam(nn.Module):
                 raise ValueError(f"init holds {start.shape[0]} strokes; this layout needs {total} per painting "
                                  f"({parts}) x batch {self.batch}")
             start = C.invert(self.constraints, start.reshape(self.batch, total, A.NUM_FIELDS))
+        self._kept = []        # image(fresh=...)'s earlier MyPaint draws, per draw its levels' brush residuals
         self.raw = nn.Parameter(torch.logit(start.clamp(EPS, 1 - EPS)).contiguous() if raw is None else raw.clone())
         if device is not None:
             self.to(device)
@@ -190,7 +191,7 @@ class BrushstrokeParam(nn.Module):
 
     def image(self, upto: int | None = None, generator: torch.Generator | None = None,
               mypaint: bool | None = None, draws: int = 1, background: torch.Tensor | None = None,
-              expected: bool = False) -> torch.Tensor:
+              expected: bool = False, fresh: int | None = None) -> torch.Tensor:
         """The painting (batch, 3, H, W) in [0, 1]; ``upto`` keeps only the first strokes of each tile,
         counted through the layers of ``levels`` in painting order (the underpainting's come first); a list
         of such counts gives one painting each, stacked count by count, from one pass of the painter.
@@ -203,9 +204,18 @@ class BrushstrokeParam(nn.Module):
         ``background`` (an RGB tensor (3,)) replaces the param's for this call. ``expected`` puts the
         painter's expected strokes (what ``mypaint=False`` without a generator paints) before the draws,
         from the same neural render: ((1 + draws) x batch, 3, H, W).
+
+        ``fresh`` (with the real brush; None: all): how many of the ``draws`` MyPaint paints in this call.
+        The others reuse the latest earlier draws of calls with ``fresh``: what MyPaint painted then less
+        the neural render then, added to this call's neural render (the same pixels where the strokes have
+        not moved). An optimization's steps move the strokes little, so each step shows ``draws`` textures
+        of the brush for the MyPaint time of ``fresh`` (the first call, with none kept, paints them all).
         """
         if not is_int(draws) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
+        if fresh is not None and not (is_int(fresh) and 1 <= fresh <= draws):
+            raise ValueError(f"fresh must be None (every draw painted) or an integer from 1 to draws ({draws}); "
+                             f"got {fresh!r}")
         counts = list(upto) if isinstance(upto, (list, tuple)) else [upto]
         if not counts or not all(c is None or (is_int(c) and c >= 0) for c in counts):
             raise ValueError(f"upto must be None, an integer >= 0 or a non-empty list of them; got {upto!r}")
@@ -222,8 +232,10 @@ class BrushstrokeParam(nn.Module):
             # cores and torch's threads would wait at barriers for a thread MyPaint took the core from (a
             # draw step of make demo 3-6% slower); on a GPU the painter's kernels still run while MyPaint paints
             brush = self._loop_brush()
+            reuse = fresh is not None and not brush.deterministic
+            kept = self._kept[:draws - fresh] if reuse else []
             seeds = [self.brush_seed] if generator is None else torch.randint(
-                2 ** 31 - 1, (draws,), generator=generator, device=generator.device).tolist()
+                2 ** 31 - 1, (draws - len(kept),), generator=generator, device=generator.device).tolist()
             if brush.deterministic:               # every seed paints alike: one render serves all draws
                 seeds = seeds[:1]
             arrays = [flat.detach().cpu().numpy() for flat in flats]
@@ -234,7 +246,7 @@ class BrushstrokeParam(nn.Module):
                 stacks[level] = stack, [brush.submit(array, layout.tile, seed + level, layout.margin,
                                                      out=stack[bool(expected) + k].numpy())
                                         for k, seed in enumerate(seeds)]
-        layers = []
+        layers, residual_levels = [], []
         for level, ((layout, n), block, flat) in enumerate(zip(self.levels, blocks, flats)):
             if stacks:
                 stack, pending = stacks[level]
@@ -242,10 +254,15 @@ class BrushstrokeParam(nn.Module):
                     brush.result(job)
                 stack = stack.to(neural[level])
                 first, drawn = int(expected), len(pending)
+                now = neural[level].detach().view(stack.shape[1:])
                 if expected:                  # the expected strokes: the neural render itself
-                    stack[0].copy_(neural[level].detach().view(stack.shape[1:]))
-                for k in range(first + drawn, copies):    # one render serving several draws
+                    stack[0].copy_(now)
+                for j, residuals in enumerate(kept):          # earlier draws moved along with the strokes
+                    torch.add(now, residuals[level], out=stack[first + drawn + j]).clamp_(0, 1)
+                for k in range(first + drawn + len(kept), copies):    # one render serving several draws
                     stack[k].copy_(stack[first + (k - first) % drawn])
+                if reuse:                     # what the brush adds to the neural render, for later calls
+                    residual_levels.append([stack[first + k] - now for k in range(drawn)])
                 alpha = straight_through(neural[level], stack)
             else:
                 painter = self._painter_at(layout.tile, layout.margin)
@@ -255,6 +272,8 @@ class BrushstrokeParam(nn.Module):
             alpha = alpha.view(copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
             layers.append((layout, alpha, block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(
                 copies, 1, 1, 1)))
+        if residual_levels:                   # the newest first
+            self._kept = [list(draw) for draw in zip(*residual_levels)] + kept
         background = self.background if background is None else background.to(self.background)
         paintings = []
         for count in counts:

@@ -104,6 +104,37 @@ def test_param_with_mypaint_composites_mypaint_strokes_with_the_painters_gradien
     assert torch.equal(both[:1], neural) and torch.equal(both[1:], draws)
 
 
+def test_fresh_draws_reuse_the_latest_draws_moved_with_the_strokes(painter):
+    """With ``fresh``, MyPaint paints that many draws a call; the others are the latest calls' draws (newest
+    first), their brush residuals carried over the current neural render."""
+    param = BrushstrokeParam(strokes=5, painter=painter, seed=3, mypaint=True)
+
+    def call(seed, fresh=1):
+        return param.image(generator=torch.Generator().manual_seed(seed), draws=3, expected=True, fresh=fresh)
+    first = call(0)                                  # nothing kept yet: all three painted
+    assert torch.equal(first, param.image(generator=torch.Generator().manual_seed(0), draws=3, expected=True))
+    second = call(1)
+    assert not torch.equal(second[1], first[1])                          # the fresh draw
+    assert torch.allclose(second[2:], first[1:3], atol=1e-6)             # the strokes have not moved
+    third = call(2)
+    assert torch.allclose(third[2], second[1], atol=1e-6) and torch.allclose(third[3], first[1], atol=1e-6)
+    with torch.no_grad():
+        param.raw[..., 6:12] += 0.5                                      # move the strokes
+    moved = call(3)
+    neural = param.image(mypaint=False)
+    assert torch.equal(moved[:1], neural)
+    residual = (third[2:] - third[:1]).abs().mean()
+    assert (moved[2:] - neural).abs().mean() > 0.5 * residual            # still the brush's texture...
+    assert not torch.allclose(moved[2:], third[2:], atol=1e-3)           # ...where the strokes are now
+    moved.mean().backward()
+    assert param.raw.grad.abs().sum() > 0
+    assert torch.equal(call(0, fresh=3),                                 # all fresh: the seed's draws
+                       param.image(generator=torch.Generator().manual_seed(0), draws=3, expected=True))
+    for bad in (0, 4, 1.5):
+        with pytest.raises(ValueError, match="fresh must be"):
+            call(0, fresh=bad)
+
+
 def test_draws_need_a_generator(painter):
     param = BrushstrokeParam(strokes=2, painter=painter, seed=0)
     with pytest.raises(ValueError, match="draws"):

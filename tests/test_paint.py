@@ -110,6 +110,22 @@ def test_paint_class_draws_join_after_draws_from(model):
             paint_class(388, models=model, strokes=2, steps=6, painter=noisy, draws_from=bad, progress=False)
 
 
+def test_paint_class_paints_fresh_draws_each_step(model, monkeypatch):
+    """On a canvas of tiles MyPaint paints CANVAS_FRESH (1) of the 3 draws a step, all 3 at the first step
+    with draws (none kept yet); ``fresh`` sets how many."""
+    from strokeparam.mypaint.loop import BrushInTheLoop
+    painted, submit = [], BrushInTheLoop.submit
+    monkeypatch.setattr(BrushInTheLoop, "submit", lambda self, *a, **k: painted.append(1) or submit(self, *a, **k))
+    canvas = dict(size=96, underpainting=0, tile=64, margin=0)
+    for fresh, per_step in ((None, 1), (2, 2), (3, 3)):
+        painted.clear()
+        paint_class(388, models=model, strokes=2, steps=3, draws_from=0, resolution=32, fresh=fresh,
+                    progress=False, **canvas)
+        assert len(painted) == 3 + 3 * per_step, fresh      # 3 steps and the final picture
+    with pytest.raises(ValueError, match=r"fresh must be a number of the draws in \[1, 3\], got 4"):
+        paint_class(388, models=model, strokes=2, steps=1, fresh=4, progress=False, **canvas)
+
+
 def test_paint_class_default_steps_gray_one_tile_and_the_rest(model, painter, monkeypatch):
     """Without ``steps``: GRAY_TILE_STEPS for grays on one tile, CLASS_STEPS otherwise; the CLI's help says the same."""
     from strokeparam import cli, paint
