@@ -10,8 +10,8 @@
    the 224-px tiled canvas BrushstrokeParam(strokes=30, size=224), all through strokeparam.render_vis (same
    loop, transforms and model), interleaved; Lucent's own render_vis for reference. Targets: ratio <= 1.1
    for the one tile, <= 1.25 for the tiled canvas. Then where a step's time goes, part by part; "over"
-   compositing alone through the compiled loop and through torch; the painting classifiers with their
-   batch norms folded into the convolutions and without.
+   compositing alone through the compiled loop and through torch; the painting classifiers
+   folded for 224-px inputs (batch norms in the convolutions, static padding) and as loaded.
 2. Scaling: total strokes x canvas px, one step = forward + backward of the image and ``image.mean()``
    plus an Adam step (no classifier), each configuration in its own process so peak RSS does not mix;
    strokes per tile = ceil(total / tiles). Target: time linear in strokes.
@@ -221,14 +221,15 @@ def compositing(steps: int) -> str:
 
 def folding(steps: int) -> str:
     """The painting classifiers' forward + backward (to the image) at ``make demo``'s batch of 4 at 224 px,
-    as loaded and with their batch norms folded into the convolutions (what paint_class runs)."""
-    from strokeparam.models import fold_batchnorm, load_classifier
-    lines = ["| classifier, batch 4 at 224 px | as loaded | batch norms folded | speed-up |", "|---|---:|---:|---:|"]
+    as loaded and folded for 224-px inputs (batch norms in the convolutions, static padding: what paint_class
+    runs)."""
+    from strokeparam.models import fold_for_size, load_classifier
+    lines = ["| classifier, batch 4 at 224 px | as loaded | folded for 224 px | speed-up |", "|---|---:|---:|---:|"]
     for name in ("efficientnet_lite0", "efficientnet_lite1"):
         model = load_classifier(name)
         image = torch.rand(4, 3, 224, 224).contiguous(memory_format=torch.channels_last)
         times = []
-        for net in (model.net, fold_batchnorm(model.net)):
+        for net in (model.net, fold_for_size(model.net)):
             def run():
                 x = image.clone().requires_grad_()
                 net(x)[:, 388].sum().backward()
@@ -316,7 +317,8 @@ def main():
     print(breakdown(3 if args.quick else 5), flush=True)
     print("\n## \"Over\" compositing alone, forward + backward, compiled and torch (best of 5)\n")
     print(compositing(5), flush=True)
-    print("\n## Batch norms folded into the convolutions (paint_class), forward + backward (best of 5)\n")
+    print("\n## Classifiers folded for 224 px (paint_class: batch norms in the convolutions, static padding), "
+          "forward + backward (best of 5)\n")
     print(folding(5), flush=True)
     print("\n## Scaling: forward + backward of image.mean() + Adam step, one process per row\n")
     print(scaling(totals, canvases, 1 if args.quick else 2), flush=True)

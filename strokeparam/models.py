@@ -168,14 +168,17 @@ def _read_checkpoint(path):
 
 
 @torch.no_grad()
-def fold_batchnorm(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Module:
-    """A copy of the eval-mode ``net`` with every BatchNorm2d folded into the Conv2d before it (scaled
-    weights and a bias), or ``net`` itself when that copy does not give its outputs on a random image.
+def fold_for_size(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Module:
+    """A copy of the eval-mode ``net`` made for ``size`` (h, w) inputs and its outputs alone, or ``net`` itself
+    when that copy does not give its outputs on a random image of that size.
 
-    Only the outputs stay the same: the convolutions' activations are the normalized ones, so use it where
-    just the logits count (paint_class). A norm layer's activation and dropout (timm's BatchNormAct2d) stay.
-    Folding saves the normalization's pass, forward and backward (lite0 and lite1 1.45x as fast at batch 4,
-    bench/param_speed.py).
+    Every BatchNorm2d is folded into the Conv2d before it (scaled weights and a bias): the convolutions'
+    activations are the normalized ones, so use it where just the logits count (paint_class). A norm layer's
+    activation and dropout (timm's BatchNormAct2d) stay. Every TensorFlow-"same" convolution (timm's
+    Conv2dSame, which pads its input on every call, one side more than the other) pads statically: its kernel
+    gains zero taps in front where the padding is short, so the sums are the same. Folding saves the
+    normalization's pass, forward and backward (lite0 and lite1 1.45x as fast at batch 4), static padding the
+    pads' copies (another 1.08x; bench/param_speed.py).
     """
     folded = _copy_without_hooks(net)
     if folded is None:
@@ -204,8 +207,45 @@ def fold_batchnorm(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Mod
     image = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(0))
     if param is not None:
         image = image.to(param.device).contiguous(memory_format=torch.channels_last)
+    _pad_statically(folded, image)
     want, got = net(image), folded(image)
     return folded if torch.allclose(got, want, rtol=1e-3, atol=1e-3 * float(want.abs().max())) else net
+
+
+def _pad_statically(net: nn.Module, image: torch.Tensor) -> None:
+    """Replace, in ``net``, each timm Conv2dSame by a Conv2d with the same sums on the inputs it sees when
+    ``net`` runs on ``image``: symmetric padding of the larger side's width, the kernel's front extended by
+    zeros for the side that TF pads less (those with dilation and uneven padding stay as they are)."""
+    from timm.layers import Conv2dSame
+    sizes = {}
+
+    def record(module, args):
+        sizes.setdefault(module, tuple(args[0].shape[-2:]))
+    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, Conv2dSame)]
+    try:
+        net(image)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for parent in list(net.modules()):
+        for name, conv in list(parent.named_children()):
+            if conv not in sizes:
+                continue
+            pads = []                   # (front, back) per spatial dim, as timm's pad_same computes them
+            for n, k, s, d in zip(sizes[conv], conv.kernel_size, conv.stride, conv.dilation):
+                total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+                pads.append((total // 2, total - total // 2))
+            extra = [back - front for front, back in pads]
+            if any(e and d != 1 for e, d in zip(extra, conv.dilation)):
+                continue
+            weight = F.pad(conv.weight, (extra[1], 0, extra[0], 0))
+            static = nn.Conv2d(conv.in_channels, conv.out_channels, tuple(weight.shape[-2:]), conv.stride,
+                               padding=tuple(back for _, back in pads), dilation=conv.dilation, groups=conv.groups,
+                               bias=conv.bias is not None).to(weight)
+            static.weight.copy_(weight)
+            if conv.bias is not None:
+                static.bias.copy_(conv.bias)
+            setattr(parent, name, static.requires_grad_(False))
 
 
 def _copy_without_hooks(net: nn.Module) -> nn.Module | None:

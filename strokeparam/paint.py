@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import Classifier, Ensemble, fold_batchnorm, load_classifier
+from .models import Classifier, Ensemble, fold_for_size, load_classifier
 from .objectives import Hook, class_index, class_logit, content, with_content
 from .canvas import UNDERPAINTING, Layout
 from .checks import integer, pair
@@ -57,10 +57,10 @@ def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
 
 def _for_logits(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Module:
     """``model`` seeing ``size`` (h, w) inputs, for its logits alone: Classifiers, also inside an Ensemble, are
-    re-wrapped around their networks with that input size and batch norms folded into the convolutions
-    (:func:`fold_batchnorm`); other modules are returned unchanged. ``model`` is not modified."""
+    re-wrapped around their networks with that input size, made for it (batch norms folded into the
+    convolutions, static padding: :func:`fold_for_size`); other modules are returned unchanged. ``model`` is not modified."""
     if isinstance(model, Classifier):
-        return Classifier(fold_batchnorm(model.net, size), model.name, size, model.mean.flatten().tolist(),
+        return Classifier(fold_for_size(model.net, size), model.name, size, model.mean.flatten().tolist(),
                           model.std.flatten().tolist()).to(model.mean.device).eval()
     if isinstance(model, Ensemble):
         return Ensemble([_for_logits(m, size) for m in model.members], model.weights.tolist()).to(

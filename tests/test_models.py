@@ -5,9 +5,10 @@ import sys
 import pytest
 import torch
 from safetensors.torch import save_file
+from timm.layers import Conv2dSame
 
 from strokeparam.compat import patch_lucent
-from strokeparam.models import Classifier, Ensemble, _lite_state_dict, fold_batchnorm, list_offline, load_classifier
+from strokeparam.models import Classifier, Ensemble, _lite_state_dict, fold_for_size, list_offline, load_classifier
 from strokeparam.objectives import Hook
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -129,16 +130,17 @@ def test_bad_ensemble_weights(lite0):
         Ensemble([])
 
 
-def test_fold_batchnorm_keeps_the_logits_and_their_input_gradient(lite0):
+def test_fold_for_size_keeps_the_logits_and_their_input_gradient(lite0):
     seen = []           # a hook that holds an activation with its graph, as Lucent's do: the copy leaves it out
     hook = lite0.net.conv_head.register_forward_hook(lambda module, inputs, output: seen.append(output))
     lite0.net(torch.rand(1, 3, 64, 64, requires_grad=True))
     try:
-        folded = fold_batchnorm(lite0.net)
+        folded = fold_for_size(lite0.net)
         assert len(seen) == 1 + 1                 # the check on a random image ran the original, hook and all
     finally:
         hook.remove()
     assert folded is not lite0.net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert not any(isinstance(m, Conv2dSame) for m in folded.modules())           # padded statically
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.net.modules())      # the original is untouched
     image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     grads = []
@@ -151,7 +153,16 @@ def test_fold_batchnorm_keeps_the_logits_and_their_input_gradient(lite0):
     assert torch.nn.functional.cosine_similarity(grads[1][1].flatten(), grads[0][1].flatten(), 0) > 0.9999
 
 
-def test_fold_batchnorm_leaves_a_net_whose_norm_does_not_follow_its_conv():
+def test_fold_for_size_pads_for_the_size_it_is_made_for(lite0):
+    """TF-"same" padding depends on the input size: odd and even sides pad differently."""
+    image = torch.rand(1, 3, 101, 90, generator=torch.Generator().manual_seed(2))
+    folded = fold_for_size(lite0.net, (101, 90))
+    assert not any(isinstance(m, Conv2dSame) for m in folded.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(folded(image), lite0.net(image), rtol=1e-3, atol=1e-3)
+
+
+def test_fold_for_size_leaves_a_net_whose_norm_does_not_follow_its_conv():
     class NormFirst(torch.nn.Module):          # registered conv, norm; but normalizes before convolving
         def __init__(self):
             super().__init__()
@@ -162,4 +173,4 @@ def test_fold_batchnorm_leaves_a_net_whose_norm_does_not_follow_its_conv():
         def forward(self, x):
             return self.conv(self.norm(x)).mean((2, 3))
     net = NormFirst().eval()
-    assert fold_batchnorm(net, (16, 16)) is net
+    assert fold_for_size(net, (16, 16)) is net
