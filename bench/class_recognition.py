@@ -92,7 +92,7 @@ def main():
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--draws", type=int, help="copies that show random draws of the brush (default: paint_class's)")
     p.add_argument("--draws-from", type=int, help="the step after which the draws join (default: paint_class's)")
-    p.add_argument("--fresh", type=int, help="draws MyPaint paints afresh each step (default: paint_class's)")
+    p.add_argument("--fresh", type=float, help="draws MyPaint paints afresh per step (default: paint_class's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mypaint", action=argparse.BooleanOptionalAction, default=None,
                    help="the real brush in the loop: draws are MyPaint's (default: paint_class's)")

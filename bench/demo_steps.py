@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     p.add_argument("--copies", type=int, help="transformed copies per step (default: paint_class's)")
     p.add_argument("--draws", type=int, help="copies that show a brush draw (default: paint_class's)")
     p.add_argument("--draws-from", type=int, help="the step after which the draws join (default: paint_class's)")
-    p.add_argument("--fresh", type=int, help="draws MyPaint paints afresh each step (default: paint_class's)")
+    p.add_argument("--fresh", type=float, help="draws MyPaint paints afresh per step (default: paint_class's)")
     p.add_argument("--resolution", type=int, help="px the classifiers see (default: paint_class's)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: paint_class's)")
     p.add_argument("--lr-end", type=float, help="the rate falls to this on a cosine (default: paint_class's)")

@@ -199,9 +199,9 @@ def _class_options(parser):
     parser.add_argument("--draws-from", type=_non_negative_int, default=None,
                         help="the step after which the draws join; before, every copy shows the expected strokes, "
                              "at half the cost (default: a third of the steps on a canvas of tiles, 0 on one tile)")
-    parser.add_argument("--fresh", type=_positive_int, default=None,
-                        help="of the draws, how many MyPaint paints afresh each step; the others show the latest "
-                             "steps' draws moved with the strokes (default 1 on a canvas of tiles, all on one tile)")
+    parser.add_argument("--fresh", type=_positive_float, default=None,
+                        help="brush draws MyPaint paints afresh per step, on average; the others show the latest "
+                             "draws moved with the strokes (default 0.5 on a canvas of tiles, all on one tile)")
     parser.add_argument("--repaints", type=_positive_int, default=4,
                         help="MyPaint re-paints to choose from, brush seeds SEED..SEED+N-1: the one the painting "
                              "classifiers find most like the class is kept and judged (default 4)")

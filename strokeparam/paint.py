@@ -34,11 +34,11 @@ CLASS_STEPS = 150
 # from a third 95% / 95% (0.539), from half 95% / 85% (0.433).
 CANVAS_DRAWS_FROM = 1 / 3
 GRAY_TILE_STEPS = 300
-# paint_class's brush draws that MyPaint paints afresh each step on a canvas of tiles, when not given; the other
-# draws show the latest steps' draws moved with the strokes (BrushstrokeParam.image's fresh). bench/class_recognition.py,
-# 224-px canvas, 20 classes, top-5 neural / MyPaint seeds 0-2 (mean p): all 3 fresh 95% / 90% (0.662 / 0.469),
-# 1 fresh 95% / 90% (0.598 / 0.440), in 0.8x the time.
-CANVAS_FRESH = 1
+# paint_class's brush draws that MyPaint paints afresh per step on a canvas of tiles, when not given; the other
+# draws show the latest draws moved with the strokes (BrushstrokeParam.image's fresh). bench/class_recognition.py,
+# 224-px canvas, 20 classes, top-5 neural / MyPaint seeds 0-2 (mean p), s per class: all 3 fresh 95% / 90% (0.662 /
+# 0.469), 60 s; 1 a step 95% / 90% (0.598 / 0.440), 48 s; 1 every other step 100% / 92% (0.555 / 0.436), 45 s.
+CANVAS_FRESH = 0.5
 
 
 def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
@@ -75,7 +75,7 @@ def class_steps(grayscale: bool, one_tile: bool) -> int:
 
 
 def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | None = None, copies: int | None = None,
-                draws: int | None = None, draws_from: int | None = None, fresh: int | None = None, lr: float = 0.05,
+                draws: int | None = None, draws_from: int | None = None, fresh: float | None = None, lr: float = 0.05,
                 lr_end: float | None = None,
                 degrees: float = 30.0, resolution: int = 224,
                 transforms=None, mypaint=True, seed: int | None = 0, device=None, progress: bool = True,
@@ -98,9 +98,9 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     bench/class_recognition.py). The draws start after step ``draws_from`` (default: at
     :data:`CANVAS_DRAWS_FROM` of the steps on a canvas of tiles, at once on one tile): before, every copy shows
     the expected strokes, which settle the composition at half a step's cost (no MyPaint, one picture).
-    Of the real brush's draws, MyPaint paints ``fresh`` afresh each step (default :data:`CANVAS_FRESH` on a
-    canvas of tiles, all of them on one tile); the others show the brush texture of the latest steps' draws
-    over this step's neural render (:meth:`BrushstrokeParam.image`).
+    MyPaint paints ``fresh`` of the brush draws afresh per step, on average (default :data:`CANVAS_FRESH`, one
+    every other step, on a canvas of tiles; all of them on one tile); the others show the brush texture of
+    the latest draws over this step's neural render (:meth:`BrushstrokeParam.image`).
     A canvas of ``size`` px (with no ``grid`` or ``tile``) is one composition: an underpainting of
     :data:`strokeparam.canvas.UNDERPAINTING` strokes on one tile spanning the canvas (``underpainting=``
     changes it, 0 for none), then overlapping tiles of about 128 px (:meth:`Layout.fit`), strokes scaled to
@@ -145,15 +145,17 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     draws_from = integer(draws_from, "draws_from", 0, steps, what="a step count")
     if fresh is None:
         fresh = None if param.one_tile or not random else min(CANVAS_FRESH, random)
-    else:
-        fresh = integer(fresh, "fresh", 1, max(random, 1), what="a number of the draws")
+    elif isinstance(fresh, bool) or not isinstance(fresh, (int, float)) or not 0 < fresh <= max(random, 1):
+        raise ValueError(f"fresh must be a number of draws per step in (0, {max(random, 1)}] (the draws), got {fresh!r}")
     calls = [0]                                  # render_vis asks for the pictures once per step
 
     def pictures():
         calls[0] += 1
         if not random or calls[0] <= draws_from:
             return param.image(mypaint=False).repeat(copies, 1, 1, 1)
-        images = param.image(generator=generator, draws=random, expected=True, fresh=fresh)   # one neural render
+        drawn = calls[0] - draws_from                 # steps with draws so far, this one included
+        now = None if fresh is None else int(drawn * fresh) - int((drawn - 1) * fresh)
+        images = param.image(generator=generator, draws=random, expected=True, fresh=now)   # one neural render
         expected, drawn = images[:param.batch], images[param.batch:]
         return torch.cat([expected.repeat(copies - random, 1, 1, 1), drawn])
 

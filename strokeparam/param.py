@@ -209,12 +209,13 @@ class BrushstrokeParam(nn.Module):
         The others reuse the latest earlier draws of calls with ``fresh``: what MyPaint painted then less
         the neural render then, added to this call's neural render (the same pixels where the strokes have
         not moved). An optimization's steps move the strokes little, so each step shows ``draws`` textures
-        of the brush for the MyPaint time of ``fresh`` (the first call, with none kept, paints them all).
+        of the brush for the MyPaint time of ``fresh`` (0: none; as many as are missing are painted, all
+        of them in the first call).
         """
         if not is_int(draws) or draws < 1 or (draws > 1 and generator is None):
             raise ValueError(f"draws must be a positive integer, and 1 without a generator; got {draws!r}")
-        if fresh is not None and not (is_int(fresh) and 1 <= fresh <= draws):
-            raise ValueError(f"fresh must be None (every draw painted) or an integer from 1 to draws ({draws}); "
+        if fresh is not None and not (is_int(fresh) and 0 <= fresh <= draws):
+            raise ValueError(f"fresh must be None (every draw painted) or an integer from 0 to draws ({draws}); "
                              f"got {fresh!r}")
         counts = list(upto) if isinstance(upto, (list, tuple)) else [upto]
         if not counts or not all(c is None or (is_int(c) and c >= 0) for c in counts):
@@ -234,7 +235,7 @@ class BrushstrokeParam(nn.Module):
             brush = self._loop_brush()
             reuse = fresh is not None and not brush.deterministic
             kept = self._kept[:draws - fresh] if reuse else []
-            seeds = [self.brush_seed] if generator is None else torch.randint(
+            seeds = [self.brush_seed][:draws - len(kept)] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws - len(kept),), generator=generator, device=generator.device).tolist()
             if brush.deterministic:               # every seed paints alike: one render serves all draws
                 seeds = seeds[:1]

@@ -118,6 +118,7 @@ def test_fresh_draws_reuse_the_latest_draws_moved_with_the_strokes(painter):
     assert torch.allclose(second[2:], first[1:3], atol=1e-6)             # the strokes have not moved
     third = call(2)
     assert torch.allclose(third[2], second[1], atol=1e-6) and torch.allclose(third[3], first[1], atol=1e-6)
+    assert torch.allclose(call(3, fresh=0)[1:], third[1:], atol=1e-6)   # none painted: the 3 latest, as they were
     with torch.no_grad():
         param.raw[..., 6:12] += 0.5                                      # move the strokes
     moved = call(3)
@@ -130,7 +131,7 @@ def test_fresh_draws_reuse_the_latest_draws_moved_with_the_strokes(painter):
     assert param.raw.grad.abs().sum() > 0
     assert torch.equal(call(0, fresh=3),                                 # all fresh: the seed's draws
                        param.image(generator=torch.Generator().manual_seed(0), draws=3, expected=True))
-    for bad in (0, 4, 1.5):
+    for bad in (-1, 4, 1.5):
         with pytest.raises(ValueError, match="fresh must be"):
             call(0, fresh=bad)
 

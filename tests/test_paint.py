@@ -110,20 +110,21 @@ def test_paint_class_draws_join_after_draws_from(model):
             paint_class(388, models=model, strokes=2, steps=6, painter=noisy, draws_from=bad, progress=False)
 
 
-def test_paint_class_paints_fresh_draws_each_step(model, monkeypatch):
-    """On a canvas of tiles MyPaint paints CANVAS_FRESH (1) of the 3 draws a step, all 3 at the first step
-    with draws (none kept yet); ``fresh`` sets how many."""
+def test_paint_class_paints_fresh_draws_per_step(model, monkeypatch):
+    """On a canvas of tiles MyPaint paints CANVAS_FRESH (0.5) of the 3 draws a step: all 3 at the first step
+    with draws (none kept yet), then one every other step; ``fresh`` sets how many."""
     from strokeparam.mypaint.loop import BrushInTheLoop
     painted, submit = [], BrushInTheLoop.submit
     monkeypatch.setattr(BrushInTheLoop, "submit", lambda self, *a, **k: painted.append(1) or submit(self, *a, **k))
     canvas = dict(size=96, underpainting=0, tile=64, margin=0)
-    for fresh, per_step in ((None, 1), (2, 2), (3, 3)):
+    for fresh, per_step in ((None, [3, 1, 0, 1, 0]), (1, [3, 1, 1, 1, 1]), (2.0, [3, 2, 2, 2, 2]), (3, [3] * 5)):
         painted.clear()
-        paint_class(388, models=model, strokes=2, steps=3, draws_from=0, resolution=32, fresh=fresh,
+        paint_class(388, models=model, strokes=2, steps=4, draws_from=0, resolution=32, fresh=fresh,
                     progress=False, **canvas)
-        assert len(painted) == 3 + 3 * per_step, fresh      # 3 steps and the final picture
-    with pytest.raises(ValueError, match=r"fresh must be a number of the draws in \[1, 3\], got 4"):
-        paint_class(388, models=model, strokes=2, steps=1, fresh=4, progress=False, **canvas)
+        assert len(painted) == sum(per_step), fresh      # 4 steps and the final picture
+    for bad in (0, 4, -1, True, "1"):
+        with pytest.raises(ValueError, match=r"fresh must be a number of draws per step in \(0, 3\]"):
+            paint_class(388, models=model, strokes=2, steps=1, fresh=bad, progress=False, **canvas)
 
 
 def test_paint_class_default_steps_gray_one_tile_and_the_rest(model, painter, monkeypatch):
