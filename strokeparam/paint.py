@@ -151,6 +151,8 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
 
     def pictures():
         calls[0] += 1
+        if calls[0] > steps:                     # render_vis's picture after the last step, for no gradient
+            return param.image(mypaint=False)
         if not random or calls[0] <= draws_from:
             return param.image(mypaint=False).repeat(copies, 1, 1, 1)
         drawn = calls[0] - draws_from                 # steps with draws so far, this one included

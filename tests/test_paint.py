@@ -84,7 +84,7 @@ def test_paint_class_default_copies_one_tile_and_canvas(model):
                             mypaint=False, progress=False, **kwargs)
         assert recording.seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
         picture = [False] + [True] * draws                 # one expected render, then the draws
-        assert drawn and drawn == picture * (len(drawn) // len(picture))
+        assert drawn == picture + [False]            # one step, then the final picture: expected strokes
     hook.remove()
     with pytest.raises(ValueError, match=r"draws must be an integer up to copies \(8 here\)"):
         paint_class(388, models=recording, strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
@@ -103,7 +103,7 @@ def test_paint_class_draws_join_after_draws_from(model):
         drawn.clear()
         paint_class(388, models=model, strokes=2, steps=6, copies=2, resolution=32, painter=noisy, mypaint=False,
                     progress=False, **kwargs)
-        assert drawn == [False] * plain + [False, True] * (7 - plain), kwargs     # and the final picture's call
+        assert drawn == [False] * plain + [False, True] * (6 - plain) + [False], kwargs   # the final picture: none
     hook.remove()
     for bad in (-1, 7, 1.5):
         with pytest.raises(ValueError, match=r"draws_from must be a step count in \[0, 6\]"):
@@ -117,11 +117,11 @@ def test_paint_class_paints_fresh_draws_per_step(model, monkeypatch):
     painted, submit = [], BrushInTheLoop.submit
     monkeypatch.setattr(BrushInTheLoop, "submit", lambda self, *a, **k: painted.append(1) or submit(self, *a, **k))
     canvas = dict(size=96, underpainting=0, tile=64, margin=0)
-    for fresh, per_step in ((None, [3, 1, 0, 1, 0]), (1, [3, 1, 1, 1, 1]), (2.0, [3, 2, 2, 2, 2]), (3, [3] * 5)):
+    for fresh, per_step in ((None, [3, 1, 0, 1]), (1, [3, 1, 1, 1]), (2.0, [3, 2, 2, 2]), (3, [3] * 4)):
         painted.clear()
         paint_class(388, models=model, strokes=2, steps=4, draws_from=0, resolution=32, fresh=fresh,
                     progress=False, **canvas)
-        assert len(painted) == sum(per_step), fresh      # 4 steps and the final picture
+        assert len(painted) == sum(per_step), fresh      # 4 steps (the final picture paints no draws)
     for bad in (0, 4, -1, True, "1"):
         with pytest.raises(ValueError, match=r"fresh must be a number of draws per step in \(0, 3\]"):
             paint_class(388, models=model, strokes=2, steps=1, fresh=bad, progress=False, **canvas)
