@@ -167,6 +167,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     render_vis(model, objective, param_f=lambda: ([param.raw], pictures), thresholds=(steps,), device=device,
                optimizer=lambda p: torch.optim.Adam(p, lr=lr), scheduler=scheduler, fixed_image_size=size,
                transforms=transforms, progress=progress)
+    param.forget_draws()
     return param
 
 

@@ -291,6 +291,11 @@ class BrushstrokeParam(nn.Module):
             paintings.append(self.resize(canvas))
         return paintings[0] if len(paintings) == 1 else torch.cat(paintings)
 
+    def forget_draws(self) -> None:
+        """Drop the earlier MyPaint draws that :meth:`image` keeps for ``fresh`` (3 draws of the demo's canvas
+        hold 77 MB); the next call with ``fresh`` paints every draw again."""
+        self._kept = []
+
     def _loop_brush(self) -> BrushInTheLoop:
         if self.brush is None:                  # asked for by image(mypaint=True): the param's brush, made once
             self.brush = _brush(self.brush_name, 0, self.brush_name)

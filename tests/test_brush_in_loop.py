@@ -131,6 +131,8 @@ def test_fresh_draws_reuse_the_latest_draws_moved_with_the_strokes(painter):
     assert param.raw.grad.abs().sum() > 0
     assert torch.equal(call(0, fresh=3),                                 # all fresh: the seed's draws
                        param.image(generator=torch.Generator().manual_seed(0), draws=3, expected=True))
+    param.forget_draws()
+    assert torch.equal(call(0), call(0, fresh=3))                        # none kept: all painted
     for bad in (-1, 4, 1.5):
         with pytest.raises(ValueError, match="fresh must be"):
             call(0, fresh=bad)

@@ -119,9 +119,10 @@ def test_paint_class_paints_fresh_draws_per_step(model, monkeypatch):
     canvas = dict(size=96, underpainting=0, tile=64, margin=0)
     for fresh, per_step in ((None, [3, 1, 0, 1]), (1, [3, 1, 1, 1]), (2.0, [3, 2, 2, 2]), (3, [3] * 4)):
         painted.clear()
-        paint_class(388, models=model, strokes=2, steps=4, draws_from=0, resolution=32, fresh=fresh,
-                    progress=False, **canvas)
+        param = paint_class(388, models=model, strokes=2, steps=4, draws_from=0, resolution=32, fresh=fresh,
+                            progress=False, **canvas)
         assert len(painted) == sum(per_step), fresh      # 4 steps (the final picture paints no draws)
+        assert not param._kept                           # the kept draws' memory is given back
     for bad in (0, 4, -1, True, "1"):
         with pytest.raises(ValueError, match=r"fresh must be a number of draws per step in \(0, 3\]"):
             paint_class(388, models=model, strokes=2, steps=1, fresh=bad, progress=False, **canvas)
