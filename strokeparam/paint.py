@@ -37,7 +37,7 @@ GRAY_TILE_STEPS = 300
 # paint_class's brush draws that MyPaint paints afresh per step on a canvas of tiles, when not given; the other
 # draws show the latest draws moved with the strokes (BrushstrokeParam.image's fresh). bench/class_recognition.py,
 # 224-px canvas, 20 classes, top-5 neural / MyPaint seeds 0-2 (mean p), s per class: all 3 fresh 95% / 90% (0.662 /
-# 0.469), 60 s; 1 a step 95% / 90% (0.598 / 0.440), 48 s; 1 every other step 100% / 92% (0.555 / 0.436), 45 s.
+# 0.469), 60 s; 1 a step 95% / 90% (0.598 / 0.440), 48 s; 1 every other step 100% / 88% (0.501 / 0.428), 43 s.
 CANVAS_FRESH = 0.5
 
 
