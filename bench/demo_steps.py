@@ -50,8 +50,8 @@ def main(argv=None) -> int:
         for steps in args.steps:
             start = time.perf_counter()
             options = {k: v for k, v in dict(copies=args.copies, draws=args.draws, draws_from=args.draws_from,
-                                             fresh=args.fresh, resolution=args.resolution, lr=args.lr, lr_end=args.lr_end,
-                                             painter=args.painter).items() if v is not None}
+                                             fresh=args.fresh, resolution=args.resolution, lr=args.lr,
+                                             lr_end=args.lr_end, painter=args.painter).items() if v is not None}
             param = paint_class(cls, size=args.size, steps=steps, progress=False, **options)
             seconds = time.perf_counter() - start
             neural = verdict(judge, param.image(mypaint=False), cls)[0]

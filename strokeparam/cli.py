@@ -219,7 +219,8 @@ def _class_kwargs(args) -> dict:
     if "grid" not in layout and "size" not in layout:
         layout["size"] = (CLASS_SIZE, CLASS_SIZE)
     return dict(strokes=args.strokes, steps=args.steps, copies=args.copies, draws=args.draws,
-                draws_from=args.draws_from, fresh=args.fresh, resolution=args.resolution, lr=args.lr, lr_end=args.lr_end, **layout)
+                draws_from=args.draws_from, fresh=args.fresh, resolution=args.resolution, lr=args.lr,
+                lr_end=args.lr_end, **layout)
 
 
 def _color(parser):

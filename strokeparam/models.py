@@ -207,32 +207,41 @@ def fold_for_size(net: nn.Module, size: tuple[int, int] = (224, 224)) -> nn.Modu
     image = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(0))
     if param is not None:
         image = image.to(param.device).contiguous(memory_format=torch.channels_last)
-    _pad_statically(folded, image)
-    want, got = net(image), folded(image)
+    want, sizes = _outputs_and_same_conv_inputs(net, image)
+    _pad_statically(folded, sizes)
+    got = folded(image)
     return folded if torch.allclose(got, want, rtol=1e-3, atol=1e-3 * float(want.abs().max())) else net
 
 
-def _pad_statically(net: nn.Module, image: torch.Tensor) -> None:
-    """Replace, in ``net``, each timm Conv2dSame by a Conv2d with the same sums on the inputs it sees when
-    ``net`` runs on ``image``: symmetric padding of the larger side's width, the kernel's front extended by
-    zeros for the side that TF pads less (those with dilation and uneven padding stay as they are)."""
+def _outputs_and_same_conv_inputs(net: nn.Module, image: torch.Tensor):
+    """``net(image)`` and the input size (h, w) of each timm Conv2dSame in it on the way, by module name."""
     from timm.layers import Conv2dSame
     sizes = {}
 
-    def record(module, args):
-        sizes.setdefault(module, tuple(args[0].shape[-2:]))
-    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, Conv2dSame)]
+    def recorder(name):
+        def record(module, args):
+            sizes.setdefault(name, tuple(args[0].shape[-2:]))
+        return record
+    hooks = [module.register_forward_pre_hook(recorder(name))
+             for name, module in net.named_modules() if isinstance(module, Conv2dSame)]
     try:
-        net(image)
+        return net(image), sizes
     finally:
         for hook in hooks:
             hook.remove()
-    for parent in list(net.modules()):
+
+
+def _pad_statically(net: nn.Module, sizes: dict) -> None:
+    """Replace, in ``net``, each timm Conv2dSame named in ``sizes`` by a Conv2d with the same sums on inputs of
+    that size: symmetric padding of the larger side's width, the kernel's front extended by zeros for the side
+    that TF pads less (those with dilation and uneven padding stay as they are)."""
+    for parent_name, parent in list(net.named_modules()):
         for name, conv in list(parent.named_children()):
-            if conv not in sizes:
+            key = f"{parent_name}.{name}" if parent_name else name
+            if key not in sizes:
                 continue
             pads = []                   # (front, back) per spatial dim, as timm's pad_same computes them
-            for n, k, s, d in zip(sizes[conv], conv.kernel_size, conv.stride, conv.dilation):
+            for n, k, s, d in zip(sizes[key], conv.kernel_size, conv.stride, conv.dilation):
                 total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
                 pads.append((total // 2, total - total // 2))
             extra = [back - front for front, back in pads]

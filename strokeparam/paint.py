@@ -58,7 +58,8 @@ def ensemble(models=PAINTING_MODELS, device=None) -> torch.nn.Module:
 def _for_logits(model: torch.nn.Module, size: tuple[int, int]) -> torch.nn.Module:
     """``model`` seeing ``size`` (h, w) inputs, for its logits alone: Classifiers, also inside an Ensemble, are
     re-wrapped around their networks with that input size, made for it (batch norms folded into the
-    convolutions, static padding: :func:`fold_for_size`); other modules are returned unchanged. ``model`` is not modified."""
+    convolutions, static padding: :func:`fold_for_size`); other modules are returned unchanged. ``model`` is not
+    modified."""
     if isinstance(model, Classifier):
         return Classifier(fold_for_size(model.net, size), model.name, size, model.mean.flatten().tolist(),
                           model.std.flatten().tolist()).to(model.mean.device).eval()
@@ -146,7 +147,8 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     if fresh is None:
         fresh = None if param.one_tile or not random else min(CANVAS_FRESH, random)
     elif isinstance(fresh, bool) or not isinstance(fresh, (int, float)) or not 0 < fresh <= max(random, 1):
-        raise ValueError(f"fresh must be a number of draws per step in (0, {max(random, 1)}] (the draws), got {fresh!r}")
+        raise ValueError(f"fresh must be a number of draws per step in (0, {max(random, 1)}] (the draws), "
+                         f"got {fresh!r}")
     calls = [0]                                  # render_vis asks for the pictures once per step
 
     def pictures():
@@ -155,8 +157,8 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
             return param.image(mypaint=False)
         if not random or calls[0] <= draws_from:
             return param.image(mypaint=False).repeat(copies, 1, 1, 1)
-        drawn = calls[0] - draws_from                 # steps with draws so far, this one included
-        now = None if fresh is None else int(drawn * fresh) - int((drawn - 1) * fresh)
+        step = calls[0] - draws_from                  # steps with draws so far, this one included
+        now = None if fresh is None else int(step * fresh) - int((step - 1) * fresh)
         images = param.image(generator=generator, draws=random, expected=True, fresh=now)   # one neural render
         expected, drawn = images[:param.batch], images[param.batch:]
         return torch.cat([expected.repeat(copies - random, 1, 1, 1), drawn])
