@@ -272,6 +272,34 @@ def test_dab_raster_gradient_is_autograds(chunk, monkeypatch):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
 
 
+def test_strokes_painted_in_crops_match_the_whole_square(monkeypatch):
+    """The skeleton painter paints each stroke in a crop around its dabs: thin and wide strokes, strokes at
+    the margin's edge and jittered draws paint as on the whole square (alpha within 2e-4) with the same
+    gradients; the crops are smaller than the square for short strokes."""
+    from strokeparam.painters import skeleton
+    painter = create_painter().at_size(64, 16)
+    acts = torch.from_numpy(A.random_actions(300, seed=3)).float()
+    acts[:100, A.SIZE] = 1.0                                            # the widest brush
+    acts[100:150, A.POINTS] = torch.tensor([0.0, 0.0, 0.02, 0.01, 0.03, 0.0])   # short, in the corner
+    acts[150:160, A.POINTS] = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.0])      # across the tile
+    upstream = torch.randn(300, 1, painter.side, painter.side, generator=torch.Generator().manual_seed(0))
+    sides, real = [], skeleton.DabRaster.apply
+    monkeypatch.setattr(skeleton.DabRaster, "apply", lambda grid, *a: (sides.append(grid.shape[0]), real(grid, *a))[1])
+    runs = {}
+    for way, reach in (("crops", skeleton.CROP_REACH), ("whole", 1e6)):
+        monkeypatch.setattr(skeleton, "CROP_REACH", reach)
+        for generator in (None, torch.Generator().manual_seed(1)):
+            x = acts.clone().requires_grad_(True)
+            alpha = painter(x, generator=generator)
+            (alpha * upstream).sum().backward()
+            runs[way, generator is None] = alpha.detach(), x.grad
+    assert min(sides) == skeleton.CROP_STEP and max(sides) == painter.side and painter.stochastic
+    for plain in (True, False):
+        (alpha, grad), (want, want_grad) = runs["crops", plain], runs["whole", plain]
+        assert (alpha - want).abs().max() < 2e-4
+        torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-4 * float(want_grad.abs().max()))
+
+
 def test_components_of_equal_radius_paint_as_one_gaussian(monkeypatch):
     """The shipped painter's two Gaussian components per dab have radii within 3% of each other: painted as
     one (ink-weighted mean radius, summed ink) the strokes and gradients stay those of the two, half the
