@@ -293,7 +293,7 @@ def test_strokes_painted_in_crops_match_the_whole_square(monkeypatch):
             alpha = painter(x, generator=generator)
             (alpha * upstream).sum().backward()
             runs[way, generator is None] = alpha.detach(), x.grad
-    assert min(sides) == skeleton.CROP_STEP and max(sides) == painter.side and painter.stochastic
+    assert min(sides) < painter.side // 2 and max(sides) == painter.side and painter.stochastic
     for plain in (True, False):
         (alpha, grad), (want, want_grad) = runs["crops", plain], runs["whole", plain]
         assert (alpha - want).abs().max() < 2e-4
