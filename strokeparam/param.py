@@ -12,6 +12,7 @@ from . import actions as A
 from . import constraints as C
 from .canvas import Layout, composite, strokes_in, underpainting_levels
 from .checks import integer, is_int, pair, rgb
+from .memory import keep_freed_memory
 from .mypaint.loop import BrushInTheLoop, straight_through
 
 EPS = 1e-4
@@ -139,6 +140,7 @@ class BrushstrokeParam(nn.Module):
         self.raw = nn.Parameter(torch.logit(start.clamp(EPS, 1 - EPS)).contiguous() if raw is None else raw.clone())
         if device is not None:
             self.to(device)
+        keep_freed_memory()               # each step's stroke layers reuse the last step's memory
 
     def extra_repr(self) -> str:
         under = "".join(f"{lay.rows}x{lay.cols} x {lay.tile} px x {n}, " for lay, n in self.levels[:-1])

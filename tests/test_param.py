@@ -173,3 +173,35 @@ def test_a_loose_painter_gets_one_warning_with_its_fidelity(monkeypatch):
         for name in ("skeleton", "gan", "vae"):              # the shipped painters are close to MyPaint
             monkeypatch.setattr(P, "_warned", set())
             BrushstrokeParam(strokes=2, painter=name)
+
+
+def test_a_param_keeps_freed_stroke_layers_in_the_process():
+    """Building a BrushstrokeParam asks glibc to keep freed memory: a freed 20-MB tensor (a stroke layer's
+    size) stays in the heap for the next step instead of going back to the kernel, as it does in a process
+    that did not ask. Where the user set MALLOC_TRIM_THRESHOLD_, their choice stands."""
+    import os
+    import subprocess
+    import sys
+    code = """
+import ctypes, sys, torch
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+if sys.argv[1] == "param":
+    from strokeparam import BrushstrokeParam
+    BrushstrokeParam(strokes=2, painter="skeleton")
+layer = torch.ones(5_000_000)
+del layer
+from strokeparam.memory import keep_freed_memory
+print(mallinfo2().fordblks / 2 ** 20, keep_freed_memory())
+"""
+
+    def run(how, **env):
+        out = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, **env)).stdout.split()
+        return float(out[0]), out[1] == "True"
+    (kept, took), (bare, _) = run("param"), run("bare")
+    assert took and kept >= 19 > 1 > bare
+    assert run("param", MALLOC_TRIM_THRESHOLD_="131072")[1] is False
