@@ -22,8 +22,8 @@ import numpy as np
 from strokeparam import BrushstrokeParam, load_classifier
 from strokeparam.canvas import strokes_in
 from strokeparam.judge import load_painter
-from strokeparam.paint import (CONTENT_MODEL, STYLE_DRAWS, STYLE_PRESETS, content_loss, load_image, paint_content,
-                              to_gray)
+from strokeparam.paint import (CONTENT_MODEL, STYLE_DRAWS, STYLE_FRESH, STYLE_PRESETS, content_loss, load_image,
+                              paint_content, to_gray)
 
 IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 
@@ -55,6 +55,8 @@ def main():
     p.add_argument("--strokes", type=int, help="strokes per tile (default: the preset's)")
     p.add_argument("--draws", type=int, help="MyPaint draws per step beside the neural render (default: "
                                              "paint_content's)")
+    p.add_argument("--fresh", type=float, help="MyPaint draws painted afresh per step, e.g. 0.5 (default and 0: "
+                   "paint_content's, every draw, every step)")
     p.add_argument("--painter", help="painter name, or NAME-random for random weights (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--underpainting", help="strokes of a whole-canvas layer under the tiles, or auto (default: "
@@ -75,6 +77,7 @@ def main():
     model = load_classifier(CONTENT_MODEL)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+    fresh = STYLE_FRESH if args.fresh is None else (args.fresh or None)      # 0: every draw, every step
     rows, start_time = [], time.perf_counter()
     for name in names:
         image = photo(name, size)
@@ -83,7 +86,7 @@ def main():
             extra["underpainting"] = args.underpainting if args.underpainting == "auto" else int(args.underpainting)
         param = paint_content(image, preset=args.preset, strokes=strokes, steps=steps, painter=painter, model=model,
                               seed=args.seed, grayscale=args.grayscale, mypaint=not args.neural_only,
-                              draws=draws, progress=False, **extra)
+                              draws=draws, fresh=fresh, progress=False, **extra)
         layout = param.layout
         start = BrushstrokeParam(strokes=param.strokes, grid=(layout.rows, layout.cols), tile=layout.tile,
                                  overlap=layout.overlap, size=param.output_size, painter=param.painter, seed=args.seed,
@@ -100,11 +103,13 @@ def main():
             save([image, pictures[0], pictures[1], pictures[3]], args.out / f"{name}.png")
     elapsed = time.perf_counter() - start_time
     param_draws = STYLE_PRESETS.get(args.preset, {}).get("draws", STYLE_DRAWS)
+    fresh_text = "every one" if fresh is None else f"{fresh:g}"
     painter_name = args.painter or f"{param.painter.name} (the preset's, shipped weights)"
     print(f"Intrinsic style transfer: content loss ({CONTENT_MODEL}, paint_content's layers), painter "
           f"{painter_name}, brush {param.brush_name}, preset {args.preset}, "
           f"{'neural only' if args.neural_only else 'real brush in the loop'}, {steps} steps"
           f"{'' if args.neural_only else f', {draws or param_draws} MyPaint draws per step'}"
+          f"{'' if args.neural_only else f' ({fresh_text} painted afresh a step)'}"
           f"{', grayscale' if args.grayscale else ''}, "
           f"seed {args.seed}; {elapsed / len(names):.0f} s per photo\n")
     print("| photo | size | tiles x tile x strokes = total | before | after | reduction | MyPaint before | MyPaint after "

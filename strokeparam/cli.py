@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     style.add_argument("--draws", type=_positive_int, default=None,
                        help="MyPaint draws per step beside the neural render (default: the preset's; 1 for "
                        "painterly, whose brush paints every draw alike, else 3)")
+    style.add_argument("--fresh", type=_positive_float, default=None,
+                       help="MyPaint draws painted afresh per step, on average; the others show the latest draws "
+                            "moved with the strokes (default: every draw, every step; 0.5: every other step)")
     _common(style, strokes=None, steps=100, lr=0.1, size_help="output size in pixels: N for the long side (keeping the "
             f"image's aspect) or HxW; the grid follows (default: the image's, at most {STYLE_SIZE} on the long side)")
     _color(style)
@@ -432,7 +435,8 @@ def cmd_style(args) -> int:
     painter = _painter(args)[0] if args.painter or args.untrained else None      # None: the preset's
     param = paint_content(picture, preset=args.preset, strokes=args.strokes, steps=args.steps, model=args.model,
                           lr=args.lr, seed=args.seed, device=args.device, progress=not args.quiet, painter=painter,
-                          **({} if args.draws is None else {"draws": args.draws}), **layout,
+                          **({} if args.draws is None else {"draws": args.draws}),
+                          **({} if args.fresh is None else {"fresh": args.fresh}), **layout,
                           **_style(args.grayscale, args.palette).kwargs)
     written = _export(param, out, args)
     _say(args, "wrote " + ", ".join(str(p) for p in written))

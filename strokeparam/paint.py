@@ -146,9 +146,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
     draws_from = integer(draws_from, "draws_from", 0, steps, what="a step count")
     if fresh is None:
         fresh = None if param.one_tile or not random else min(CANVAS_FRESH, random)
-    elif isinstance(fresh, bool) or not isinstance(fresh, (int, float)) or not 0 < fresh <= max(random, 1):
-        raise ValueError(f"fresh must be a number of draws per step in (0, {max(random, 1)}] (the draws), "
-                         f"got {fresh!r}")
+    painted_now = fresh_draws(fresh, random)
     calls = [0]                                  # render_vis asks for the pictures once per step
 
     def pictures():
@@ -157,8 +155,7 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
             return param.image(mypaint=False)
         if not random or calls[0] <= draws_from:
             return param.image(mypaint=False).repeat(copies, 1, 1, 1)
-        step = calls[0] - draws_from                  # steps with draws so far, this one included
-        now = None if fresh is None else int(step * fresh) - int((step - 1) * fresh)
+        now = painted_now(calls[0] - draws_from)      # of the steps with draws, this one
         images = param.image(generator=generator, draws=random, expected=True, fresh=now)   # one neural render
         expected, drawn = images[:param.batch], images[param.batch:]
         return torch.cat([expected.repeat(copies - random, 1, 1, 1), drawn])
@@ -171,6 +168,18 @@ def paint_class(cls, models=PAINTING_MODELS, strokes: int = 30, steps: int | Non
                transforms=transforms, progress=progress)
     param.forget_draws()
     return param
+
+
+def fresh_draws(fresh: float | None, draws: int):
+    """``fresh``, the brush draws MyPaint paints afresh per step on average (in (0, draws]; None: all of them),
+    checked, as a function of the step (1: the first with draws) that gives how many to paint at it
+    (:meth:`BrushstrokeParam.image`'s ``fresh``): 0.5 paints on every second step."""
+    if fresh is None:
+        return lambda step: None
+    if isinstance(fresh, bool) or not isinstance(fresh, (int, float)) or not 0 < fresh <= max(draws, 1):
+        raise ValueError(f"fresh must be a number of draws per step in (0, {max(draws, 1)}] (the draws), "
+                         f"got {fresh!r}")
+    return lambda step: int(step * fresh) - int((step - 1) * fresh)
 
 
 def best_repaint(param: BrushstrokeParam, cls, models=PAINTING_MODELS, seeds=range(4),
@@ -284,6 +293,10 @@ def content_loss(painting, image, model=CONTENT_MODEL, layers=CONTENT_LAYERS, de
 # 4 photos at 320 px with the dry brush, content kept after MyPaint: 1 draw 81%, 3 draws 85% (1.5x the time), 6 draws
 # 86%. A brush without randomness paints every draw alike: its presets take one.
 STYLE_DRAWS = 3
+# paint_content's draws that MyPaint paints afresh per step, on average (None: all, every step); the others are its
+# latest draws moved with the strokes. bench/style_transfer.py, 4 photos at 320 px, painterly preset: every step
+# 70 s per photo, MyPaint's content loss after 106.1; 0.5 (every other step) 63 s, 109.5 (astronaut 150 -> 164).
+STYLE_FRESH = None
 
 STYLE_PRESETS = {
     # strokes visible at 100% zoom: 128-px tiles (radii 2-15 px) overlapping by 32, on a toned ground (the photo's
@@ -300,8 +313,8 @@ STYLE_PRESETS = {
 
 def paint_content(image, preset: str | None = "painterly", grid=None, grayscale: bool = False, palette=None,
                   strokes: int | None = None, steps: int = 100, lr: float = 0.1, model=CONTENT_MODEL,
-                  layers=CONTENT_LAYERS, mypaint=True, draws: int | None = None, seed: int | None = 0, device=None,
-                  progress: bool = True, **param_kwargs) -> BrushstrokeParam:
+                  layers=CONTENT_LAYERS, mypaint=True, draws: int | None = None, fresh: float | None = STYLE_FRESH,
+                  seed: int | None = 0, device=None, progress: bool = True, **param_kwargs) -> BrushstrokeParam:
     """Intrinsic style transfer: paint ``image`` with brushstrokes by a content loss alone.
 
     The painting is a stitched grid of overlapping painter tiles. ``preset`` names a canvas and brush in
@@ -316,7 +329,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
     the loop: each step the model sees the neural render and ``draws`` fresh MyPaint draws of the strokes
     (default: the preset's, else :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
-    content. ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or
+    content; MyPaint paints ``fresh`` of them afresh per step on average (default :data:`STYLE_FRESH`, None: all,
+    every step; 0.5: every other step), the others are its latest draws moved with the strokes
+    (:meth:`BrushstrokeParam.image`). ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or
     RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
     (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
     loop), underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the
@@ -339,6 +354,7 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
         target = to_gray(target)
     integer(steps, "steps")
     integer(draws, "draws")
+    painted_now = fresh_draws(fresh, draws)
     if isinstance(settings.get("background"), str):
         if settings["background"] != "mean":
             raise ValueError(f"background must be a gray level, an RGB triple in [0, 1] or 'mean' (the image's "
@@ -355,15 +371,19 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     target = _resize(target, param.output_size)
     generator = _generator(param.raw.device, seed)
 
+    calls = [0]
+
     def paintings():
-        if param.in_loop:             # the neural render and a MyPaint draw, from one neural render
-            return param.image(generator=generator, draws=draws, expected=True)
+        if param.in_loop:             # the neural render and the MyPaint draws, from one neural render
+            calls[0] += 1
+            return param.image(generator=generator, draws=draws, expected=True, fresh=painted_now(calls[0]))
         return param.image(mypaint=False)
 
     render_vis(ensemble(model, device), content(target, layers),
                param_f=with_content(lambda: ([param.raw], paintings), target), thresholds=(steps,),
                device=device, optimizer=lambda p: torch.optim.Adam(p, lr=lr), transforms=standard(seed=seed),
                progress=progress)
+    param.forget_draws()
     return param
 
 

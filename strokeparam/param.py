@@ -235,7 +235,7 @@ class BrushstrokeParam(nn.Module):
             # cores and torch's threads would wait at barriers for a thread MyPaint took the core from (a
             # draw step of make demo 3-6% slower); on a GPU the painter's kernels still run while MyPaint paints
             brush = self._loop_brush()
-            reuse = fresh is not None and not brush.deterministic
+            reuse = fresh is not None
             kept = self._kept[:draws - fresh] if reuse else []
             seeds = [self.brush_seed][:draws - len(kept)] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws - len(kept),), generator=generator, device=generator.device).tolist()

@@ -174,6 +174,25 @@ def test_paint_content_shows_the_neural_render_and_its_brush_draws(model, painte
         paint_content(photo, draws=0, model=model, painter=painter, progress=False)
 
 
+def test_paint_content_paints_the_brush_every_step_or_every_other(model, painter, photo, monkeypatch):
+    """By default MyPaint paints every draw every step; with ``fresh=0.5`` at the first step (none kept yet),
+    then every second step, render_vis's picture after the last included, and with a brush without
+    randomness too."""
+    from strokeparam.mypaint.loop import BrushInTheLoop
+    painted, submit = [], BrushInTheLoop.submit
+    monkeypatch.setattr(BrushInTheLoop, "submit", lambda self, *a, **k: painted.append(1) or submit(self, *a, **k))
+    for brush, fresh, count in ((True, 0.5, [1, 1, 0, 1, 0]), ("deevad/brush", 0.5, [1, 1, 0, 1, 0]),
+                                (True, None, [1] * 5), (True, 1, [1] * 5), (True, "default", [1] * 5)):
+        painted.clear()
+        given = {} if fresh == "default" else {"fresh": fresh}
+        param = paint_content(photo, strokes=2, steps=4, draws=1, mypaint=brush, model=model, painter=painter,
+                              progress=False, **given)
+        assert len(painted) == sum(count), (brush, fresh)
+        assert not param._kept
+    with pytest.raises(ValueError, match=r"fresh must be a number of draws per step in \(0, 1\]"):
+        paint_content(photo, draws=1, fresh=2, model=model, painter=painter, progress=False)
+
+
 def test_paint_content_grayscale_on_a_grid(model, painter, photo):
     param = paint_content(photo, grid=2, grayscale=True, strokes=3, steps=1, model=model, painter=painter,
                           progress=False)
