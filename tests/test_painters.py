@@ -272,7 +272,8 @@ def test_dab_raster_gradient_is_autograds(chunk, monkeypatch):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
 
 
-def test_strokes_painted_in_crops_match_the_whole_square(monkeypatch):
+@pytest.mark.parametrize("chunk", [2 ** 23, 5000])              # tables kept for the backward, or built again
+def test_strokes_painted_in_crops_match_the_whole_square(chunk, monkeypatch):
     """The skeleton painter paints each stroke in a crop around its dabs: thin and wide strokes, strokes at
     the margin's edge and jittered draws paint as on the whole square (alpha within 2e-4) with the same
     gradients; the crops are smaller than the square for short strokes."""
@@ -283,8 +284,9 @@ def test_strokes_painted_in_crops_match_the_whole_square(monkeypatch):
     acts[100:150, A.POINTS] = torch.tensor([0.0, 0.0, 0.02, 0.01, 0.03, 0.0])   # short, in the corner
     acts[150:160, A.POINTS] = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.0])      # across the tile
     upstream = torch.randn(300, 1, painter.side, painter.side, generator=torch.Generator().manual_seed(0))
-    sides, real = [], skeleton.DabRaster.apply
-    monkeypatch.setattr(skeleton.DabRaster, "apply", lambda grid, *a: (sides.append(grid.shape[0]), real(grid, *a))[1])
+    monkeypatch.setattr(skeleton, "CHUNK_ELEMENTS", chunk)
+    sides, real = [], skeleton._paint
+    monkeypatch.setattr(skeleton, "_paint", lambda grid, *a: (sides.append(grid.shape[0]), real(grid, *a))[1])
     runs = {}
     for way, reach in (("crops", skeleton.CROP_REACH), ("whole", 1e6)):
         monkeypatch.setattr(skeleton, "CROP_REACH", reach)

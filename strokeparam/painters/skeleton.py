@@ -38,6 +38,7 @@ MERGE_SPREAD = 1.05           # a dab's Gaussian components whose radii agree th
 MIN_RADIUS = 0.2              # px: MyPaint's thinnest dab; thinner ones blow the rasterizer's gradients up (~1/r^3)
 CROP_REACH = 3.0              # radii around a dab's centre that its stroke's crop covers (past it: < 1.3e-4 of the peak)
 CROP_STEP = 8                 # px: crop sides are multiples of it, so strokes of a similar extent share one product
+KEPT_TABLES = 2 ** 25         # table elements (of gx, and of gy) that the crops' forward may keep for the backward
 GROUP_COST = 32768            # pixels that cost as much time as one more batched product of crops (~0.3 ms)
 
 
@@ -89,6 +90,37 @@ def _table_grads(grid, table, grad, c, inv, w):
     return 2 * w * inv.square() * (s1 - c * s0), -2 * w * inv * (s2 - 2 * c * s1 + c.square() * s0), s0
 
 
+def _paint(grid, cx, cy, inv, w, alpha, keep: bool):
+    """Alpha (n, L, L), written into ``alpha``, = 1 - exp(-ink) of dabs on ``grid`` x ``grid`` (see
+    :class:`DabRaster`), chunk by chunk; returns the tables (gx, gy) when ``keep`` and one chunk holds them."""
+    n, k = cx.shape[0], cx.shape[1]
+    step = max(1, CHUNK_ELEMENTS // (k * grid.shape[0]))
+    for i in range(0, n, step):
+        j = slice(i, i + step)
+        gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
+        torch.matmul((gy * w[j]).transpose(1, 2), gx, out=alpha[j])
+    alpha.neg_().exp_().neg_().add_(1.0)            # 1 - exp(-ink); expm1 is not vectorized, 3x slower
+    return (gx, gy) if keep and step >= n > 0 else None
+
+
+def _paint_grads(grid, cx, cy, inv, w, alpha, tables, grad_alpha) -> list[torch.Tensor]:
+    """Gradients of :func:`_paint`'s alpha (n, L, L) with respect to cx, cy, inv and w, from ``grad_alpha``;
+    ``tables``: the ones it kept, or None to build them again chunk by chunk."""
+    n, k = cx.shape[0], cx.shape[1]
+    grads = [torch.empty_like(cx) for _ in range(4)]               # cx, cy, inv, w
+    step = max(1, CHUNK_ELEMENTS // (k * grid.shape[0]))
+    for i in range(0, n, step):
+        j = slice(i, i + step)
+        grad_ink = torch.addcmul(grad_alpha[j], alpha[j], grad_alpha[j], value=-1.0)      # (1 - a) g
+        gx, gy = tables if tables is not None else (_table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j]))
+        grad_gx = torch.matmul(gy * w[j], grad_ink)                              # (n, K, x)
+        grad_gy = torch.matmul(gx, grad_ink.transpose(1, 2))                     # (n, K, y), of w * gy
+        grads[0][j], inv_x, _ = _table_grads(grid, gx, grad_gx, cx[j], inv[j], 1.0)
+        grads[1][j], inv_y, grads[3][j] = _table_grads(grid, gy, grad_gy, cy[j], inv[j], w[j])
+        grads[2][j] = inv_x + inv_y
+    return grads
+
+
 class DabRaster(torch.autograd.Function):
     """Alpha (N, 1, L, L) = 1 - exp(-ink) of dabs, ink = sum over k of ``w_k * gy_k(y) * gx_k(x)`` with
     Gaussian tables gx, gy (:func:`_table`) of centres cx, cy and inverse radii inv, weights w (N, K, 1).
@@ -100,35 +132,57 @@ class DabRaster(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, grid, cx, cy, inv, w):
-        n, k, size = cx.shape[0], cx.shape[1], grid.shape[0]
-        alpha = cx.new_empty((n, 1, size, size))
-        step = max(1, CHUNK_ELEMENTS // (k * size))
-        for i in range(0, n, step):
-            j = slice(i, i + step)
-            gx, gy = _table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j])
-            torch.matmul((gy * w[j]).transpose(1, 2), gx, out=alpha[j, 0])
-        alpha.neg_().exp_().neg_().add_(1.0)        # 1 - exp(-ink); expm1 is not vectorized, 3x slower
-        kept = (gx, gy) if step >= n > 0 and any(ctx.needs_input_grad) else (None, None)
-        ctx.save_for_backward(grid, cx, cy, inv, w, alpha, *kept)
+        alpha = cx.new_empty((cx.shape[0], 1, grid.shape[0], grid.shape[0]))
+        tables = _paint(grid, cx, cy, inv, w, alpha[:, 0], any(ctx.needs_input_grad))
+        ctx.save_for_backward(grid, cx, cy, inv, w, alpha, *(tables or (None, None)))
         return alpha
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha):
-        grid, cx, cy, inv, w, alpha, *kept = ctx.saved_tensors
-        n, k, size = cx.shape[0], cx.shape[1], grid.shape[0]
-        grads = [torch.empty_like(cx) for _ in range(4)]           # cx, cy, inv, w
-        step = max(1, CHUNK_ELEMENTS // (k * size))
-        for i in range(0, n, step):
-            j = slice(i, i + step)
-            grad_ink = torch.addcmul(grad_alpha[j, 0], alpha[j, 0], grad_alpha[j, 0], value=-1.0)  # (1 - a) g
-            gx, gy = kept if kept[0] is not None else (_table(grid, cx[j], inv[j]), _table(grid, cy[j], inv[j]))
-            grad_gx = torch.matmul(gy * w[j], grad_ink)                          # (n, K, x)
-            grad_gy = torch.matmul(gx, grad_ink.transpose(1, 2))                 # (n, K, y), of w * gy
-            grads[0][j], inv_x, _ = _table_grads(grid, gx, grad_gx, cx[j], inv[j], 1.0)
-            grads[1][j], inv_y, grads[3][j] = _table_grads(grid, gy, grad_gy, cy[j], inv[j], w[j])
-            grads[2][j] = inv_x + inv_y
-        return (None, *grads)
+        grid, cx, cy, inv, w, alpha, *tables = ctx.saved_tensors
+        return (None, *_paint_grads(grid, cx, cy, inv, w, alpha[:, 0], None if tables[0] is None else tables,
+                                    grad_alpha[:, 0]))
+
+
+class CropRaster(torch.autograd.Function):
+    """:class:`DabRaster` with each stroke painted only in its square crop of the canvas, given as ``crops``:
+    parts whose pixels and tables fit a chunk of :data:`CHUNK_ELEMENTS`, each a crop side s, its strokes, and
+    the rows and columns of their crops' top-left pixels. A part is one :func:`_paint`; the backward cuts the
+    crops out of the placed alpha again (kept once, by whoever keeps the output: compositing). The tables
+    are kept for the backward where all of them hold at most :data:`KEPT_TABLES` elements of each kind."""
+
+    @staticmethod
+    def forward(ctx, grid, crops, cx, cy, inv, w):
+        n, side, first = cx.shape[0], grid.shape[0], grid[0] - 0.5
+        alpha, ctx.parts = cx.new_zeros((n, 1, side, side)), []
+        tables = sum(s * len(pick) for s, pick, *_ in crops) * cx.shape[1]          # elements of each kind
+        keep = any(ctx.needs_input_grad) and tables <= KEPT_TABLES
+        for s, pick, top, left in crops:
+            local = torch.arange(s, dtype=grid.dtype, device=grid.device) + 0.5
+            inputs = (cx[pick] - (first + left.to(cx.dtype)).view(-1, 1, 1),
+                      cy[pick] - (first + top.to(cx.dtype)).view(-1, 1, 1), inv[pick], w[pick])
+            crop = cx.new_empty((len(pick), s, s))
+            tables = _paint(local, *inputs, crop, keep)
+            alpha[:, 0].unfold(1, s, 1).unfold(2, s, 1).index_put_((pick, top, left), crop)
+            ctx.parts.append((local, pick, top, left, inputs, tables))
+        ctx.save_for_backward(alpha)
+        return alpha
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_alpha):
+        alpha, = ctx.saved_tensors
+        grads = None
+        for local, pick, top, left, inputs, tables in ctx.parts:
+            s = local.shape[0]
+            cut = [x[:, 0].unfold(1, s, 1).unfold(2, s, 1)[pick, top, left] for x in (alpha, grad_alpha)]
+            part = _paint_grads(local, *inputs, cut[0], tables, cut[1])
+            if grads is None:
+                grads = [x.new_empty((alpha.shape[0], *x.shape[1:])) for x in part]
+            for full, x in zip(grads, part):
+                full[pick] = x
+        return (None, None, *grads)
 
 
 def _crop_sides(limit: int) -> torch.Tensor:
@@ -155,9 +209,9 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
     """:class:`DabRaster` on the square ``grid`` x ``grid``, each stroke painted only in a square crop around
     its dabs (:data:`CROP_REACH` of its largest radius), so the work follows a stroke's extent, not the
     canvas: the crops' sides come from a short ladder (:func:`_crop_sides`), strokes of one side are one
-    batched product, put in place on a blank (N, 1, L, L); where crops would not save time, the whole square
-    as one product. The ink dropped past a crop is below 1.3e-4 of a dab's peak (alpha within ~1e-4 of the
-    whole square's)."""
+    batched product, put in place on a blank (N, 1, L, L) (:class:`CropRaster`); where crops would not save
+    time, the whole square as one product. The ink dropped past a crop is below 1.3e-4 of a dab's peak
+    (alpha within ~1e-4 of the whole square's)."""
     n, side = cx.shape[0], grid.shape[0]
     if n == 0:
         return DabRaster.apply(grid, cx, cy, inv, w)
@@ -172,36 +226,10 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
         origin = torch.minimum(low.nan_to_num(0).clamp_min(0), side - sides[:, None]).long()  # (N, 2): x, y
     if float(sides.square().sum()) + GROUP_COST * len(sides.unique()) >= n * side * side:
         return DabRaster.apply(grid, cx, cy, inv, w)
-    places, crops = [], []
-    for s in sides.unique().tolist():
-        pick, s = (sides == s).nonzero().squeeze(1), int(s)
-        local = torch.arange(s, dtype=grid.dtype, device=grid.device) + 0.5
-        shift = first + origin[pick, :, None].to(cx.dtype)                     # (n, 2, 1)
-        crops.append(DabRaster.apply(local, cx[pick] - shift[:, 0:1], cy[pick] - shift[:, 1:2], inv[pick], w[pick]))
-        places.append((pick, origin[pick, 1], origin[pick, 0]))
-    return Place.apply((n, 1, side, side), places, *crops)
-
-
-class Place(torch.autograd.Function):
-    """Crops (k, 1, s, s) put on a blank of ``shape`` (N, 1, L, L) at ``places``: per crop, the strokes it
-    belongs to and the rows and columns of its top-left pixels. The backward cuts the same squares out of
-    the gradient (autograd's in-place put on a window view would build the gradient of every window)."""
-
-    @staticmethod
-    def forward(ctx, shape, places, *crops):
-        ctx.places, ctx.sides = places, [crop.shape[-1] for crop in crops]
-        out = crops[0].new_zeros(shape)
-        for (pick, top, left), crop in zip(places, crops):
-            s = crop.shape[-1]
-            out[:, 0].unfold(1, s, 1).unfold(2, s, 1).index_put_((pick, top, left), crop[:, 0])
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        cuts = [grad[:, 0].unfold(1, s, 1).unfold(2, s, 1)[pick, top, left].unsqueeze(1)
-                for (pick, top, left), s in zip(ctx.places, ctx.sides)]
-        return (None, None, *cuts)
+    k = cx.shape[1]                  # parts whose crops, and whose tables, fit a chunk: CropRaster's
+    crops = [(int(s), part, origin[part, 1], origin[part, 0]) for s in sides.unique().tolist()
+             for part in (sides == s).nonzero().squeeze(1).split(max(1, CHUNK_ELEMENTS // int(s * max(s, k))))]
+    return CropRaster.apply(grid, crops, cx, cy, inv, w)
 
 
 @register_painter
