@@ -327,12 +327,12 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     ``grid`` or ``size`` the canvas takes the image's size (:func:`load_image` resizes a photo). The loss is
     the content loss at ``layers`` of ``model`` (see :func:`content_loss`) under Lucid's standard transforms,
     shared by painting and photo. With ``mypaint`` (True or a brush name; the default) the real brush is in
-    the loop: each step the model sees the neural render and ``draws`` fresh MyPaint draws of the strokes
-    (default: the preset's, else :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
-    content; MyPaint paints ``fresh`` of them afresh per step on average (default :data:`STYLE_FRESH`, None: all,
-    every step; 0.5: every other step), the others are its latest draws moved with the strokes
-    (:meth:`BrushstrokeParam.image`). ``grayscale`` paints in grays and compares with the photo's luma; ``palette`` (hex colors or
-    RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
+    the loop: each step the model sees the neural render and ``draws`` MyPaint draws of the strokes (default:
+    the preset's, else :data:`STYLE_DRAWS`; see :class:`BrushstrokeParam`), so what MyPaint paints keeps the
+    content; MyPaint paints ``fresh`` of them afresh per step on average (default :data:`STYLE_FRESH`, None:
+    all, every step; 0.5: every other step), the others are its latest draws moved with the strokes
+    (:meth:`BrushstrokeParam.image`). ``grayscale`` paints in grays and compares with the photo's luma;
+    ``palette`` (hex colors or RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
     (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
     loop), underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the
     final strokes.

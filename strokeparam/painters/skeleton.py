@@ -36,7 +36,7 @@ from .registry import register_painter
 CHUNK_ELEMENTS = 2 ** 23      # elements of one (strokes, dabs, px) table: strokes are rasterized in chunks
 MERGE_SPREAD = 1.05           # a dab's Gaussian components whose radii agree this closely are painted as one
 MIN_RADIUS = 0.2              # px: MyPaint's thinnest dab; thinner ones blow the rasterizer's gradients up (~1/r^3)
-CROP_REACH = 3.0              # radii around a dab's centre that its stroke's crop covers (past it: < 1.3e-4 of the peak)
+CROP_REACH = 3.0              # radii around a dab's centre that its stroke's crop covers (past it: < 1.3e-4 of peak)
 CROP_STEP = 8                 # px: crop sides are multiples of it, so strokes of a similar extent share one product
 KEPT_TABLES = 2 ** 25         # table elements (of gx, and of gy) that the crops' forward may keep for the backward
 GROUP_COST = 32768            # pixels that cost as much time as one more batched product of crops (~0.3 ms)
@@ -156,8 +156,8 @@ class CropRaster(torch.autograd.Function):
     def forward(ctx, grid, crops, cx, cy, inv, w):
         n, side, first = cx.shape[0], grid.shape[0], grid[0] - 0.5
         alpha, ctx.parts = cx.new_zeros((n, 1, side, side)), []
-        tables = sum(s * len(pick) for s, pick, *_ in crops) * cx.shape[1]          # elements of each kind
-        keep = any(ctx.needs_input_grad) and tables <= KEPT_TABLES
+        table_elements = sum(s * len(pick) for s, pick, *_ in crops) * cx.shape[1]   # of gx, and of gy
+        keep = any(ctx.needs_input_grad) and table_elements <= KEPT_TABLES
         for s, pick, top, left in crops:
             local = torch.arange(s, dtype=grid.dtype, device=grid.device) + 0.5
             inputs = (cx[pick] - (first + left.to(cx.dtype)).view(-1, 1, 1),
@@ -226,7 +226,7 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
         origin = torch.minimum(low.nan_to_num(0).clamp_min(0), side - sides[:, None]).long()  # (N, 2): x, y
     if float(sides.square().sum()) + GROUP_COST * len(sides.unique()) >= n * side * side:
         return DabRaster.apply(grid, cx, cy, inv, w)
-    k = cx.shape[1]                  # parts whose crops, and whose tables, fit a chunk: CropRaster's
+    k = cx.shape[1]                  # CropRaster's parts: strokes of one side whose crops and tables fit a chunk
     crops = [(int(s), part, origin[part, 1], origin[part, 0]) for s in sides.unique().tolist()
              for part in (sides == s).nonzero().squeeze(1).split(max(1, CHUNK_ELEMENTS // int(s * max(s, k))))]
     return CropRaster.apply(grid, crops, cx, cy, inv, w)
