@@ -332,8 +332,8 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     content; MyPaint paints ``fresh`` of them afresh per step on average (default :data:`STYLE_FRESH`, None:
     all, every step; 0.5: every other step), the others are its latest draws moved with the strokes
     (:meth:`BrushstrokeParam.image`). ``grayscale`` paints in grays and compares with the photo's luma;
-    ``palette`` (hex colors or RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to :class:`BrushstrokeParam`
-    (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
+    ``palette`` (hex colors or RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to
+    :class:`BrushstrokeParam` (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
     loop), underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the
     final strokes.
     """

@@ -235,8 +235,7 @@ class BrushstrokeParam(nn.Module):
             # cores and torch's threads would wait at barriers for a thread MyPaint took the core from (a
             # draw step of make demo 3-6% slower); on a GPU the painter's kernels still run while MyPaint paints
             brush = self._loop_brush()
-            reuse = fresh is not None
-            kept = self._kept[:draws - fresh] if reuse else []
+            kept = self._kept[:draws - fresh] if fresh is not None else []
             seeds = [self.brush_seed][:draws - len(kept)] if generator is None else torch.randint(
                 2 ** 31 - 1, (draws - len(kept),), generator=generator, device=generator.device).tolist()
             if brush.deterministic:               # every seed paints alike: one render serves all draws
@@ -264,7 +263,7 @@ class BrushstrokeParam(nn.Module):
                     torch.add(now, residuals[level], out=stack[first + drawn + j]).clamp_(0, 1)
                 for k in range(first + drawn + len(kept), copies):    # one render serving several draws
                     stack[k].copy_(stack[first + (k - first) % drawn])
-                if reuse:                     # what the brush adds to the neural render, for later calls
+                if fresh is not None:         # what the brush adds to the neural render, for later calls
                     residual_levels.append([stack[first + k] - now for k in range(drawn)])
                 alpha = straight_through(neural[level], stack)
             else:

@@ -224,10 +224,11 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
         ladder = _crop_sides(side)
         sides = _grouped(ladder[torch.bucketize(extent.cpu(), ladder)]).to(cx.device)
         origin = torch.minimum(low.nan_to_num(0).clamp_min(0), side - sides[:, None]).long()  # (N, 2): x, y
-    if float(sides.square().sum()) + GROUP_COST * len(sides.unique()) >= n * side * side:
+        kinds = sides.unique().tolist()
+    if float(sides.square().sum()) + GROUP_COST * len(kinds) >= n * side * side:
         return DabRaster.apply(grid, cx, cy, inv, w)
     k = cx.shape[1]                  # CropRaster's parts: strokes of one side whose crops and tables fit a chunk
-    crops = [(int(s), part, origin[part, 1], origin[part, 0]) for s in sides.unique().tolist()
+    crops = [(int(s), part, origin[part, 1], origin[part, 0]) for s in kinds
              for part in (sides == s).nonzero().squeeze(1).split(max(1, CHUNK_ELEMENTS // int(s * max(s, k))))]
     return CropRaster.apply(grid, crops, cx, cy, inv, w)
 
