@@ -333,9 +333,9 @@ def paint_content(image, preset: str | None = "painterly", grid=None, grayscale:
     all, every step; 0.5: every other step), the others are its latest draws moved with the strokes
     (:meth:`BrushstrokeParam.image`). ``grayscale`` paints in grays and compares with the photo's luma;
     ``palette`` (hex colors or RGB triples) restricts every stroke to those colors. ``param_kwargs`` go to
-    :class:`BrushstrokeParam` (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS` with the brush in the
-    loop), underpainting: none unless given, the presets are tiles alone, ...). Returns the param with the
-    final strokes.
+    :class:`BrushstrokeParam` (painter, background, constraints, init, workers (default :data:`BRUSH_WORKERS`
+    with the brush in the loop), underpainting: none unless given, the presets are tiles alone, ...). Returns
+    the param with the final strokes.
     """
     if preset is not None and preset not in STYLE_PRESETS:
         raise KeyError(f"unknown style preset {preset!r}; presets: {', '.join(STYLE_PRESETS)} (or None)")
