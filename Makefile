@@ -5,7 +5,7 @@ STAMP := .venv/.setup-done
 .PHONY: setup demo test test-fast bench clean
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh strokeparam/mypaint/_strokes.c strokeparam/_over.c
+$(STAMP): pyproject.toml scripts/setup.sh strokeparam/mypaint/_strokes.c strokeparam/_over.c strokeparam/painters/_dabs.c
 	bash scripts/setup.sh
 	touch $(STAMP)
 

@@ -43,18 +43,20 @@ $PIP install -c .venv/torch-pin.txt -e ".[all]"
 # 4. Lucent 0.1.8 declares kornia<=0.4.1 and test tools as runtime deps: take it without them.
 $PIP install --no-deps torch-lucent==0.1.8
 $PIP install -c .venv/torch-pin.txt decorator ipython
-# 5. Two small C loops, each with a slower fallback that gives the same numbers: MyPaint's stroke loop
+# 5. Three small C loops, each with a slower fallback that gives the same numbers: MyPaint's stroke loop
 #    (strokeparam/mypaint/_strokes.c; 1.4x one thread, and render threads run side by side; without it the
-#    same calls go through ctypes) and "over" compositing in one pass (strokeparam/_over.c; without it torch).
+#    same calls go through ctypes), "over" compositing in one pass (strokeparam/_over.c; without it torch)
+#    and the skeleton painter's dabs painted where they reach (strokeparam/painters/_dabs.c; without it torch).
 if command -v cc >/dev/null; then
     build() {
         local name=$1; shift
-        cc "$@" -shared -fPIC "$name.c" -o "$name.so.tmp" && mv -f "$name.so.tmp" "$name.so" ||
+        cc -shared -fPIC "$name.c" "$@" -o "$name.so.tmp" && mv -f "$name.so.tmp" "$name.so" ||
             echo "setup: $name.c did not compile; its slower fallback runs instead" >&2
     }
     build strokeparam/mypaint/_strokes -O2
     build strokeparam/_over -O3 -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros  # SIMD sums
+    build strokeparam/painters/_dabs -O3 -fno-math-errno -fno-trapping-math -lm   # exact pixel centres: no reassociation
 else
-    echo "setup: no C compiler (cc): MyPaint through ctypes, compositing in torch (apt-get install gcc: faster)" >&2
+    echo "setup: no C compiler (cc): MyPaint through ctypes, compositing and dabs in torch (apt-get install gcc: faster)" >&2
 fi
 echo "setup: ready (.venv)"

@@ -9,10 +9,8 @@ canvas-sized layers, never strokes x canvas.
 """
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from . import native
 from .checks import integer, is_int
 
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -213,39 +212,15 @@ class Over(torch.autograd.Function):
 
 
 @lru_cache(maxsize=None)
-def compiled() -> ctypes.CDLL | None:
+def compiled():
     """The compiled "over" loop of _over.c with its signatures, or None where it was not built."""
-    try:
-        loop = ctypes.CDLL(str(COMPILED)) if COMPILED.is_file() else None
-    except OSError:
-        return None
-    if loop is not None:
-        pointer, size = ctypes.c_void_p, ctypes.c_long
-        loop.over_forward.restype = None
-        loop.over_forward.argtypes = [pointer, pointer] + [size] * 5 + [pointer, pointer]
-        loop.over_backward.restype = None
-        loop.over_backward.argtypes = [pointer] * 4 + [size] * 5 + [pointer, pointer]
-    return loop
+    return native.load(COMPILED, {
+        "over_forward": (None, [native.POINTER] * 2 + [native.SIZE] * 5 + [native.POINTER] * 2),
+        "over_backward": (None, [native.POINTER] * 4 + [native.SIZE] * 5 + [native.POINTER] * 2)})
 
 
 def _use_compiled(alpha: torch.Tensor, color: torch.Tensor) -> bool:
-    return (alpha.device.type == "cpu" and alpha.dtype == color.dtype == torch.float32 and alpha.numel() > 0
-            and compiled() is not None)
-
-
-@lru_cache(maxsize=None)
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="over")
-
-
-def _by_pixels(run, pixels: int) -> list:
-    """``run(q0, q1)`` over pixel ranges that cover [0, pixels), on torch's intra-op thread count (the
-    compiled loop lets go of Python's lock); returns the results in order."""
-    threads = max(1, min(torch.get_num_threads(), pixels // 4096))
-    bounds = [pixels * i // threads // 16 * 16 for i in range(threads)] + [pixels]
-    if threads == 1:
-        return [run(0, pixels)]
-    return list(_pool(threads).map(run, bounds[:-1], bounds[1:]))
+    return native.usable(alpha, color) and compiled() is not None
 
 
 def _over_compiled(alpha, color):
@@ -253,8 +228,8 @@ def _over_compiled(alpha, color):
     m, p = math.prod(lead), h * w
     a, c = alpha.detach().contiguous(), color.detach().contiguous()
     rgb, out = a.new_empty((*lead, 3, h, w)), a.new_empty((*lead, 1, h, w))
-    _by_pixels(lambda q0, q1: compiled().over_forward(a.data_ptr(), c.data_ptr(), m, n, p, q0, q1,
-                                                      rgb.data_ptr(), out.data_ptr()), p)
+    native.in_threads(lambda q0, q1: compiled().over_forward(a.data_ptr(), c.data_ptr(), m, n, p, q0, q1,
+                                                             rgb.data_ptr(), out.data_ptr()), total=p, align=16)
     return rgb, out
 
 
@@ -270,7 +245,7 @@ def _over_backward_compiled(alpha, color, grad_rgb, grad_alpha):
         compiled().over_backward(a.data_ptr(), c.data_ptr(), g_rgb.data_ptr(), g_alpha.data_ptr(), m, n, p, q0, q1,
                                  grad_a.data_ptr(), grad_c.data_ptr())
         return grad_c
-    return grad_a, sum(_by_pixels(run, p))
+    return grad_a, sum(native.in_threads(run, total=p, align=16))
 
 
 def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:

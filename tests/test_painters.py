@@ -272,34 +272,70 @@ def test_dab_raster_gradient_is_autograds(chunk, monkeypatch):
             torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("chunk", [2 ** 23, 5000])              # tables kept for the backward, or built again
-def test_strokes_painted_in_crops_match_the_whole_square(chunk, monkeypatch):
-    """The skeleton painter paints each stroke in a crop around its dabs: thin and wide strokes, strokes at
-    the margin's edge and jittered draws paint as on the whole square (alpha within 2e-4) with the same
-    gradients; the crops are smaller than the square for short strokes."""
-    from strokeparam.painters import skeleton
-    painter = create_painter().at_size(64, 16)
-    acts = torch.from_numpy(A.random_actions(300, seed=3)).float()
+def _hard_strokes(n: int = 300):
+    """Thin and wide strokes, short ones in a corner, long ones across the tile; and an upstream gradient."""
+    acts = torch.from_numpy(A.random_actions(n, seed=3)).float()
     acts[:100, A.SIZE] = 1.0                                            # the widest brush
     acts[100:150, A.POINTS] = torch.tensor([0.0, 0.0, 0.02, 0.01, 0.03, 0.0])   # short, in the corner
     acts[150:160, A.POINTS] = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.0])      # across the tile
-    upstream = torch.randn(300, 1, painter.side, painter.side, generator=torch.Generator().manual_seed(0))
-    monkeypatch.setattr(skeleton, "CHUNK_ELEMENTS", chunk)
-    sides, real = [], skeleton._paint
-    monkeypatch.setattr(skeleton, "_paint", lambda grid, *a: (sides.append(grid.shape[0]), real(grid, *a))[1])
+    return acts, torch.randn(n, 1, 96, 96, generator=torch.Generator().manual_seed(0))
+
+
+def _paint_ways(painter, acts, upstream, ways: dict, monkeypatch) -> dict:
+    """{(way, plain): (alpha, gradient of the actions)}: each way a dict of skeleton's settings to patch,
+    painted without and with a generator."""
+    from strokeparam.painters import skeleton
     runs = {}
-    for way, reach in (("crops", skeleton.CROP_REACH), ("whole", 1e6)):
-        monkeypatch.setattr(skeleton, "CROP_REACH", reach)
+    for way, settings in ways.items():
+        for key, value in settings.items():
+            monkeypatch.setattr(skeleton, key, value)
         for generator in (None, torch.Generator().manual_seed(1)):
             x = acts.clone().requires_grad_(True)
             alpha = painter(x, generator=generator)
             (alpha * upstream).sum().backward()
             runs[way, generator is None] = alpha.detach(), x.grad
+    return runs
+
+
+@pytest.mark.parametrize("chunk", [2 ** 23, 5000])              # tables kept for the backward, or built again
+def test_strokes_painted_in_crops_match_the_whole_square(chunk, monkeypatch):
+    """Without the compiled loop, the skeleton painter paints each stroke in a crop around its dabs: thin and
+    wide strokes, strokes at the margin's edge and jittered draws paint as on the whole square (alpha within
+    2e-4) with the same gradients; the crops are smaller than the square for short strokes."""
+    from strokeparam.painters import skeleton
+    painter = create_painter().at_size(64, 16)
+    acts, upstream = _hard_strokes()
+    monkeypatch.setattr(skeleton, "compiled", lambda: None)
+    monkeypatch.setattr(skeleton, "CHUNK_ELEMENTS", chunk)
+    sides, real = [], skeleton._paint
+    monkeypatch.setattr(skeleton, "_paint", lambda grid, *a: (sides.append(grid.shape[0]), real(grid, *a))[1])
+    runs = _paint_ways(painter, acts, upstream, {"crops": {}, "whole": {"CROP_REACH": 1e6}}, monkeypatch)
     assert min(sides) < painter.side // 2 and max(sides) == painter.side and painter.stochastic
     for plain in (True, False):
         (alpha, grad), (want, want_grad) = runs["crops", plain], runs["whole", plain]
         assert (alpha - want).abs().max() < 2e-4
         torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-4 * float(want_grad.abs().max()))
+
+
+def test_compiled_dabs_match_the_whole_square(monkeypatch):
+    """The compiled loop (_dabs.c, built by make setup) paints each dab only where it reaches: the same strokes
+    as torch on the whole square (alpha within 1e-4) with the same gradients, and a margin paints the square
+    inside it the same (pixel centres are exact)."""
+    from strokeparam.painters import skeleton
+    assert skeleton.compiled() is not None, "strokeparam/painters/_dabs.so was not built (scripts/setup.sh)"
+    painter = create_painter().at_size(64, 16)
+    acts, upstream = _hard_strokes()
+    runs = _paint_ways(painter, acts, upstream, {"compiled": {}, "whole": {"compiled": lambda: None,
+                                                                          "CROP_REACH": 1e6}}, monkeypatch)
+    for plain in (True, False):
+        (alpha, grad), (want, want_grad) = runs["compiled", plain], runs["whole", plain]
+        assert (alpha - want).abs().max() < 1e-4
+        torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-4 * float(want_grad.abs().max()))
+    monkeypatch.undo()
+    wide = painter.at_size(64, 24)
+    with torch.no_grad():
+        inner, outer = painter(acts), wide(acts)
+    assert (outer[..., 8:-8, 8:-8] - inner).abs().max() < 1e-6
 
 
 def test_components_of_equal_radius_paint_as_one_gaussian(monkeypatch):
