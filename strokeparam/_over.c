@@ -3,6 +3,8 @@
    alpha (m, n, p): m layers of n strokes, p pixels each; color (m, n, 3). Pixels [q0, q1) of every layer
    are done, so threads can share a call by pixel range. Stroke k is seen through the strokes above it:
    T_k = prod_{j > k} (1 - alpha_j). Built by scripts/setup.sh; without it the same sums run in torch. */
+#include <stdlib.h>
+
 #define BLOCK 512     /* pixels per block: its running sums, a few KB, stay in the L1 cache */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -94,4 +96,119 @@ void over_backward(const float *alpha, const float *color, const float *grad_rgb
             }
         }
     }
+}
+
+/* "Over" of strokes painted in boxes (strokeparam/painters/skeleton.py, BoxRaster, packed): layer i's strokes
+   are i * n + k for k < n, of which the first `shown` are composited; stroke s covers its box (top, left,
+   height, width) of the side x side layer, its alpha stored row by row from alpha + offset (boxes (m * n, 5)
+   = top, left, height, width, offset). Rows [r0, r1) of every layer are done, so threads can share a call
+   by rows. The same sums as over_forward, over the boxes' pixels only. */
+static inline long clip_rows(const long *box, long r0, long r1, long *y1)
+{
+    long y0 = box[0] > r0 ? box[0] : r0;
+    *y1 = box[0] + box[2] < r1 ? box[0] + box[2] : r1;
+    return y0;
+}
+
+CLONES
+void over_boxes_forward(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
+                        long side, long r0, long r1, float *rgb, float *out_alpha)
+{
+    long p = side * side;
+    for (long i = 0; i < m; i++) {
+        float *r = rgb + i * 3 * p, *g = r + p, *b = g + p, *t = out_alpha + i * p;
+        for (long q = r0 * side; q < r1 * side; q++) {
+            r[q] = g[q] = b[q] = 0.0f;
+            t[q] = 1.0f;
+        }
+        for (long k = shown - 1; k >= 0; k--) {
+            const long *box = boxes + 5 * (i * n + k);
+            const float *c = color + 3 * (i * n + k);
+            float c0 = c[0], c1 = c[1], c2 = c[2];
+            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            for (long y = y0; y < y1; y++) {
+                const float *a = alpha + box[4] + (y - box[0]) * width;
+                long o = y * side + box[1];
+                for (long x = 0; x < width; x++) {
+                    float w = a[x] * t[o + x];
+                    r[o + x] += w * c0;
+                    g[o + x] += w * c1;
+                    b[o + x] += w * c2;
+                    t[o + x] -= w;
+                }
+            }
+        }
+        for (long q = r0 * side; q < r1 * side; q++)
+            t[q] = 1.0f - t[q];
+    }
+}
+
+/* grad_a (like alpha) of the boxes' pixels in rows [r0, r1) (0 for strokes not shown), and grad_color
+   (m * n, 3) summed over those rows only, from the gradients of over_boxes_forward's outputs; the sums of
+   over_backward, stroke by stroke: top down T_k, then bottom up what lies below. Returns 0, or -1 without
+   memory for three rows x side floats per row done. */
+CLONES
+int over_boxes_backward(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
+                        const float *grad_alpha, long m, long n, long shown, long side, long r0, long r1,
+                        float *grad_a, float *grad_color)
+{
+    long p = side * side, rows = (r1 - r0) * side;
+    float *t = malloc(3 * (rows > 0 ? rows : 1) * sizeof(float)), *below = t + rows, *bare = below + rows;
+    if (!t)
+        return -1;
+    for (long s = 0; s < 3 * m * n; s++)
+        grad_color[s] = 0.0f;
+    for (long i = 0; i < m; i++) {
+        const float *g0 = grad_rgb + i * 3 * p, *g1 = g0 + p, *g2 = g1 + p, *ga = grad_alpha + i * p;
+        for (long q = 0; q < rows; q++) {
+            t[q] = 1.0f;
+            below[q] = 0.0f;
+            bare[q] = 1.0f;
+        }
+        for (long k = n - 1; k >= 0; k--) {            /* top down: T_k, and the colour's gradient */
+            const long *box = boxes + 5 * (i * n + k);
+            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
+            for (long y = y0; y < y1; y++) {
+                const float *a = alpha + box[4] + (y - box[0]) * width;
+                float *out = grad_a + box[4] + (y - box[0]) * width, *tk = t + (y - r0) * side + box[1];
+                long o = y * side + box[1];
+                if (k >= shown) {
+                    for (long x = 0; x < width; x++)
+                        out[x] = 0.0f;
+                    continue;
+                }
+                for (long x = 0; x < width; x++) {
+                    float w = a[x] * tk[x];
+                    out[x] = tk[x];
+                    s0 += g0[o + x] * w;
+                    s1 += g1[o + x] * w;
+                    s2 += g2[o + x] * w;
+                    tk[x] -= w;
+                }
+            }
+            float *gc = grad_color + 3 * (i * n + k);
+            gc[0] = s0, gc[1] = s1, gc[2] = s2;
+        }
+        for (long k = 0; k < shown; k++) {             /* bottom up: what lies below stroke k */
+            const long *box = boxes + 5 * (i * n + k);
+            const float *c = color + 3 * (i * n + k);
+            float c0 = c[0], c1 = c[1], c2 = c[2];
+            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            for (long y = y0; y < y1; y++) {
+                const float *a = alpha + box[4] + (y - box[0]) * width;
+                float *out = grad_a + box[4] + (y - box[0]) * width, *under = below + (y - r0) * side + box[1],
+                      *clear = bare + (y - r0) * side + box[1];
+                long o = y * side + box[1];
+                for (long x = 0; x < width; x++) {
+                    float seen = g0[o + x] * c0 + g1[o + x] * c1 + g2[o + x] * c2, u = under[x];
+                    out[x] *= seen - u + ga[o + x] * clear[x];
+                    under[x] = u + a[x] * (seen - u);
+                    clear[x] -= a[x] * clear[x];
+                }
+            }
+        }
+    }
+    free(t);
+    return 0;
 }

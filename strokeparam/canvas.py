@@ -9,6 +9,7 @@ canvas-sized layers, never strokes x canvas.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -154,12 +155,37 @@ def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...
     return tuple(levels)
 
 
-def over(alpha: torch.Tensor, color: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass(frozen=True)
+class Boxes:
+    """Strokes' alpha painted only in boxes of their ``side`` x ``side`` squares (what
+    :meth:`Painter.paint_boxes` returns): ``alpha`` (P,) holds the boxes' pixels row by row, one box after
+    another; ``boxes`` (N, 5) each stroke's top, left, height, width and where its box starts in ``alpha``."""
+
+    alpha: torch.Tensor
+    boxes: torch.Tensor
+    side: int
+
+    @staticmethod
+    def cat(parts: list["Boxes"]) -> "Boxes":
+        """The strokes of ``parts`` (of one side) one after another."""
+        starts = torch.tensor([0] + [p.alpha.numel() for p in parts[:-1]]).cumsum(0).tolist()
+        boxes = [p.boxes + p.boxes.new_tensor([0, 0, 0, 0, start]) for p, start in zip(parts, starts)]
+        return Boxes(torch.cat([p.alpha for p in parts]), torch.cat(boxes), parts[0].side)
+
+
+def over(alpha, color: torch.Tensor, shown: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Composite strokes in order with "over" onto a transparent layer, in closed form.
 
-    alpha (..., N, 1, H, W), color (..., N, 3) → premultiplied rgb (..., 3, H, W), alpha (..., 1, H, W).
-    Stroke i is seen through every later stroke: weight_i = alpha_i * prod_{j > i} (1 - alpha_j).
+    alpha (..., N, 1, H, W) or :class:`Boxes` of the layers' strokes, color (..., N, 3) → premultiplied rgb
+    (..., 3, H, W), alpha (..., 1, H, W). Stroke i is seen through every later stroke: weight_i = alpha_i *
+    prod_{j > i} (1 - alpha_j). ``shown``: only the first strokes of each layer (None: all).
     """
+    n = color.shape[-2]
+    shown = n if shown is None else max(0, min(n, shown))
+    if isinstance(alpha, Boxes):
+        return OverBoxes.apply(alpha.alpha, color, alpha.boxes, alpha.side, shown)
+    if shown < n:
+        alpha = alpha * (torch.arange(n, device=alpha.device) < shown).to(alpha).view(n, 1, 1, 1)
     return Over.apply(alpha, color)
 
 
@@ -211,12 +237,54 @@ class Over(torch.autograd.Function):
         return (seen * after).unsqueeze(-3), grad_color
 
 
+class OverBoxes(torch.autograd.Function):
+    """:func:`over` of strokes painted in :class:`Boxes`, through _over.c's loops over the boxes' pixels alone
+    (the same sums as :class:`Over`); rows of the layers are shared by the threads, balanced by the pixels
+    of the boxes that cover them."""
+
+    @staticmethod
+    def forward(ctx, alpha, color, boxes, side, shown):
+        *lead, n, _ = color.shape
+        m, c = math.prod(lead), color.detach().contiguous()
+        rgb, out = alpha.new_empty((m, 3, side, side)), alpha.new_empty((m, 1, side, side))
+        with torch.no_grad():         # pixels of the boxes in each row: where the threads' rows are cut
+            rows = torch.zeros(side + 1, dtype=torch.long, device=boxes.device)
+            rows.index_add_(0, boxes[:, 0], boxes[:, 3]).index_add_(0, boxes[:, 0] + boxes[:, 2], -boxes[:, 3])
+            ctx.rows = (rows[:-1].cumsum(0) + m * side).tolist()     # and each layer's row, set and read
+        native.in_threads(lambda r0, r1: compiled().over_boxes_forward(
+            alpha.data_ptr(), boxes.data_ptr(), c.data_ptr(), m, n, shown, side, r0, r1, rgb.data_ptr(),
+            out.data_ptr()), ctx.rows)
+        ctx.save_for_backward(alpha, c, boxes)
+        ctx.side, ctx.shown = side, shown
+        return rgb.view(*lead, 3, side, side), out.view(*lead, 1, side, side)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_rgb, grad_alpha):
+        alpha, color, boxes = ctx.saved_tensors
+        *lead, n, _ = color.shape
+        m, g_rgb, g_alpha = math.prod(lead), grad_rgb.contiguous(), grad_alpha.contiguous()
+        grad_a = torch.empty_like(alpha)
+
+        def run(r0, r1):
+            grad_c = torch.empty_like(color)
+            if compiled().over_boxes_backward(alpha.data_ptr(), boxes.data_ptr(), color.data_ptr(), g_rgb.data_ptr(),
+                                              g_alpha.data_ptr(), m, n, ctx.shown, ctx.side, r0, r1,
+                                              grad_a.data_ptr(), grad_c.data_ptr()):
+                raise MemoryError("compositing's compiled loop could not allocate its scratch rows")
+            return grad_c
+        return grad_a, sum(native.in_threads(run, ctx.rows)), None, None, None
+
+
 @lru_cache(maxsize=None)
 def compiled():
-    """The compiled "over" loop of _over.c with its signatures, or None where it was not built."""
+    """The compiled "over" loops of _over.c with their signatures, or None where they were not built."""
+    p, size = native.POINTER, native.SIZE
     return native.load(COMPILED, {
-        "over_forward": (None, [native.POINTER] * 2 + [native.SIZE] * 5 + [native.POINTER] * 2),
-        "over_backward": (None, [native.POINTER] * 4 + [native.SIZE] * 5 + [native.POINTER] * 2)})
+        "over_forward": (None, [p] * 2 + [size] * 5 + [p] * 2),
+        "over_backward": (None, [p] * 4 + [size] * 5 + [p] * 2),
+        "over_boxes_forward": (None, [p] * 3 + [size] * 6 + [p] * 2),
+        "over_boxes_backward": (ctypes.c_int, [p] * 5 + [size] * 6 + [p] * 2)})
 
 
 def _use_compiled(alpha: torch.Tensor, color: torch.Tensor) -> bool:
@@ -292,8 +360,10 @@ def _blocks(tiles: torch.Tensor, rows: int, cols: int, layout: Layout, top: int,
     return F.pad(x, (left, width - left - cols * block, top, height - top - rows * block))
 
 
-def composite(alpha: torch.Tensor, color: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:
-    """Strokes → canvas. alpha (B, T, N, 1, t, t), color (B, T, N, 3), background (3,) or (B, 3, H, W) → canvas
-    (see :func:`stitch`)."""
-    rgb, a = over(alpha, color)
+def composite(alpha, color: torch.Tensor, layout: Layout, background: torch.Tensor,
+              shown: int | None = None) -> torch.Tensor:
+    """Strokes → canvas. alpha (B, T, N, 1, t, t) or :class:`Boxes` of those strokes, color (B, T, N, 3),
+    background (3,) or (B, 3, H, W) → canvas (see :func:`stitch`); ``shown``: the first strokes of each tile
+    only."""
+    rgb, a = over(alpha, color, shown)
     return stitch(rgb, a, layout, background)

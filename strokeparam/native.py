@@ -41,9 +41,10 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 def in_threads(run, costs: list[int] | None = None, total: int | None = None, align: int = 1) -> list:
     """``run(start, stop)`` over consecutive ranges that cover [0, n), on torch's intra-op thread count (the
-    compiled loops let go of Python's lock); returns the results in order. Either ``total`` = n units of
-    equal cost (range ends rounded to multiples of ``align``), or ``costs`` (n,): each item's cost, the
-    ranges cut where the running cost is shared evenly."""
+    compiled loops let go of Python's lock), each thread with at least :data:`MIN_SHARE` units of work;
+    returns the results in order. Either ``total`` = n units of equal cost (range ends rounded to multiples
+    of ``align``), or ``costs`` (n,): each item's cost in units, the ranges cut where the running cost is
+    shared evenly."""
     if costs is None:
         n, work = total, total
     else:

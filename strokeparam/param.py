@@ -10,7 +10,7 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import Layout, composite, strokes_in, underpainting_levels
+from .canvas import Boxes, Layout, composite, strokes_in, underpainting_levels
 from .checks import integer, is_int, pair, rgb
 from .memory import keep_freed_memory
 from .mypaint.loop import BrushInTheLoop, straight_through
@@ -268,10 +268,15 @@ class BrushstrokeParam(nn.Module):
                 alpha = straight_through(neural[level], stack)
             else:
                 painter = self._painter_at(layout.tile, layout.margin)
-                alphas = ([painter(flat)] if expected else []) + [painter(flat, generator=generator)
-                                                                   for _ in range(draws)]
-                alpha = torch.cat(alphas) if copies > 1 else alphas[0]
-            alpha = alpha.view(copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
+                generators = [None] * bool(expected) + [generator] * draws
+                alphas = [painter.paint_boxes(flat, generator=g) for g in generators]
+                if None in alphas:      # a painter that paints whole squares (or a device that does)
+                    alphas = [painter(flat, generator=g) for g in generators]
+                    alpha = torch.cat(alphas) if copies > 1 else alphas[0]
+                else:                   # strokes in boxes around them: compositing reads those pixels alone
+                    alpha = Boxes.cat(alphas) if copies > 1 else alphas[0]
+            if not isinstance(alpha, Boxes):
+                alpha = alpha.view(copies * self.batch, layout.tiles, n, 1, layout.side, layout.side)
             layers.append((layout, alpha, block[..., A.COLOR].reshape(self.batch, layout.tiles, n, 3).repeat(
                 copies, 1, 1, 1)))
         if residual_levels:                   # the newest first
@@ -283,12 +288,8 @@ class BrushstrokeParam(nn.Module):
             if len(self.levels) > 1:    # underpainting layers may reach past the tiles' canvas: crop to it
                 canvas = canvas.view(1, 3, 1, 1).expand(copies * self.batch, 3, self.layout.height, self.layout.width)
             for layout, alpha, color in layers:
-                n = alpha.shape[2]
-                if count is not None:
-                    shown = torch.arange(n, device=alpha.device) < count - before
-                    alpha = alpha * shown.to(alpha).view(1, 1, n, 1, 1, 1)
-                before += n
-                canvas = composite(alpha, color, layout, canvas)
+                canvas = composite(alpha, color, layout, canvas, None if count is None else count - before)
+                before += color.shape[2]
             paintings.append(self.resize(canvas))
         return paintings[0] if len(paintings) == 1 else torch.cat(paintings)
 

@@ -124,3 +124,40 @@ def test_compiled_over_matches_the_stroke_by_stroke_recurrence(threads, monkeypa
     for got, want, other in zip(results["compiled"], expected, results["torch"]):
         torch.testing.assert_close(got, want.float(), rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(got, other, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_strokes_in_boxes_composite_as_on_whole_squares(threads, monkeypatch):
+    """Strokes painted in boxes (the skeleton painter's packed alpha) composite as the same strokes on their
+    whole squares, forward and backward, with rows shared among threads: boxes on the edges, the whole
+    square, empty boxes; and with only the first strokes of each layer shown."""
+    assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    gen = torch.Generator().manual_seed(threads)
+    lead, n, side = (2, 3), 5, 40
+    strokes = 2 * 3 * n
+    top, left = torch.randint(0, side, (2, strokes), generator=gen)
+    height = torch.randint(1, side + 1, (strokes,), generator=gen).minimum(side - top)
+    width = torch.randint(1, side + 1, (strokes,), generator=gen).minimum(side - left)
+    top[0], left[0], height[0], width[0] = 0, 0, side, side                     # the whole square
+    height[1] = 0                                                                 # nothing painted
+    area = height * width
+    boxes = torch.stack([top, left, height, width, area.cumsum(0) - area], 1)
+    packed = torch.rand(int(area.sum()), generator=gen) ** 2
+    color = torch.rand(*lead, n, 3, generator=gen)
+    rgb_up, a_up = torch.randn(*lead, 3, side, side, generator=gen), torch.randn(*lead, 1, side, side, generator=gen)
+
+    def dense(flat):
+        squares = flat.new_zeros(strokes, 1, side, side)
+        for i, (t, l, h, w, o) in enumerate(boxes.tolist()):
+            squares[i, 0, t:t + h, l:l + w] = flat[o:o + h * w].view(h, w)
+        return squares.view(*lead, n, 1, side, side)
+    for shown in (None, 3, 0):
+        results = []
+        for boxed in (True, False):
+            a, c = packed.clone().requires_grad_(), color.clone().requires_grad_()
+            rgb, cover = over(canvas.Boxes(a, boxes, side) if boxed else dense(a), c, shown)
+            results.append((rgb, cover, *torch.autograd.grad((rgb * rgb_up).sum() + (cover * a_up).sum(), (a, c))))
+        for got, want in zip(*results):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        assert shown != 0 or float(results[0][1].detach().abs().max()) == 0.0

@@ -70,13 +70,19 @@ def test_paint_class_draws(model):
             paint_class(388, models=model, copies=2, draws=bad, painter=noisy, progress=False)
 
 
+def _record_draws(painter) -> list[bool]:
+    """A list that gets, for each render of strokes by ``painter``, whether it was a random draw."""
+    drawn, geometry = [], painter.dab_geometry
+    painter.dab_geometry = lambda actions, generator=None: (drawn.append(generator is not None),
+                                                            geometry(actions, generator))[1]
+    return drawn
+
+
 def test_paint_class_default_copies_one_tile_and_canvas(model):
     """Eight copies on one tile, four of them draws; four on a canvas of tiles, three of them draws."""
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
     recording = Recording(model)
-    drawn = []
-    hook = noisy.register_forward_pre_hook(lambda _, args, kwargs: drawn.append(kwargs.get("generator") is not None),
-                                           with_kwargs=True)
+    drawn = _record_draws(noisy)
     for kwargs, copies, draws in ((dict(grid=1), 8, 4), (dict(size=160, underpainting=0, tile=64, margin=0), 4, 3)):
         recording.seen.clear()
         drawn.clear()
@@ -85,7 +91,6 @@ def test_paint_class_default_copies_one_tile_and_canvas(model):
         assert recording.seen == [copies] and param.layout.tiles == (1 if copies == 8 else 9)
         picture = [False] + [True] * draws                 # one expected render, then the draws
         assert drawn == picture + [False]            # one step, then the final picture: expected strokes
-    hook.remove()
     with pytest.raises(ValueError, match=r"draws must be an integer up to copies \(8 here\)"):
         paint_class(388, models=recording, strokes=2, steps=1, painter=noisy, draws=9, grid=1, progress=False)
 
@@ -94,9 +99,7 @@ def test_paint_class_draws_join_after_draws_from(model):
     """Before step ``draws_from`` every copy is the expected strokes (no draws painted); by default a third of
     the steps on a canvas of tiles, none on one tile."""
     noisy = create_painter("skeleton", pretrained=False, jitter=0.75)
-    drawn = []
-    hook = noisy.register_forward_pre_hook(lambda _, args, kwargs: drawn.append(kwargs.get("generator") is not None),
-                                           with_kwargs=True)
+    drawn = _record_draws(noisy)
     canvas = dict(size=96, underpainting=0, tile=64, margin=0)
     for kwargs, plain in ((dict(draws_from=2, **canvas), 2), (canvas, 2), (dict(grid=1), 0),
                           (dict(draws_from=6, **canvas), 6)):
@@ -104,7 +107,6 @@ def test_paint_class_draws_join_after_draws_from(model):
         paint_class(388, models=model, strokes=2, steps=6, copies=2, resolution=32, painter=noisy, mypaint=False,
                     progress=False, **kwargs)
         assert drawn == [False] * plain + [False, True] * (6 - plain) + [False], kwargs   # the final picture: none
-    hook.remove()
     for bad in (-1, 7, 1.5):
         with pytest.raises(ValueError, match=r"draws_from must be a step count in \[0, 6\]"):
             paint_class(388, models=model, strokes=2, steps=6, painter=noisy, draws_from=bad, progress=False)

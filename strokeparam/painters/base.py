@@ -86,16 +86,20 @@ class Painter(nn.Module):
     def paint(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def paint_boxes(self, actions: torch.Tensor, generator: torch.Generator | None = None):
+        """The strokes' alpha as :class:`strokeparam.canvas.Boxes` (each stroke only in a box around it, for
+        compositing that reads those pixels alone), where this painter paints that way on this device (the
+        skeleton painter's compiled loop); None where it does not: call the painter."""
+        return None
+
+    def check(self, actions: torch.Tensor) -> torch.Tensor:
+        """``actions`` as a painter takes them (N, 12): floating point, finite, in [0, 1]; else ValueError."""
         if not isinstance(actions, torch.Tensor) or actions.ndim != 2 or actions.shape[1] != A.NUM_FIELDS:
             shape = tuple(actions.shape) if isinstance(actions, torch.Tensor) else type(actions).__name__
             raise ValueError(f"{type(self).__name__} expects a float tensor of shape (N, {A.NUM_FIELDS}) "
                              f"with fields {', '.join(A.FIELDS)}; got {shape}")
         if not actions.is_floating_point():
             raise ValueError(f"actions must be a floating point tensor, got {actions.dtype}")
-        if actions.shape[0] == 0:
-            ref = next(self.parameters(), actions)
-            return actions.new_zeros((0, 1, self.side, self.side), dtype=ref.dtype)
         with torch.no_grad():
             inside = ((actions >= 0) & (actions <= 1)).all(dim=0)      # NaN compares False
         if not bool(inside.all()):
@@ -104,6 +108,12 @@ class Painter(nn.Module):
             row = int((~((column >= 0) & (column <= 1))).nonzero()[0, 0])
             raise ValueError(f"actions[{row}] field '{field}' = {float(column[row])!r} is not a number in [0, 1]; "
                              "a painter draws finite actions in [0, 1]")
+        return actions
+
+    def forward(self, actions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.check(actions).shape[0] == 0:
+            ref = next(self.parameters(), actions)
+            return actions.new_zeros((0, 1, self.side, self.side), dtype=ref.dtype)
         return self.paint(actions, generator)
 
     def extra_repr(self) -> str:

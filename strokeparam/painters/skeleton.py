@@ -31,7 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import actions as A
-from .. import native
+from .. import canvas, native
+from ..canvas import Boxes
 from ..checks import integer
 from .base import Painter
 from .registry import register_painter
@@ -203,45 +204,47 @@ def compiled():
 class BoxRaster(torch.autograd.Function):
     """:class:`DabRaster` through the compiled loops of _dabs.c: each dab is painted only over the pixels
     within :data:`DAB_REACH` of its radii, four dabs at a time, inside its stroke's box (``boxes`` (N, 5):
-    top, left, height, width and the box's first pixel in the (N, 1, L, L) alpha); the threads share the
+    top, left, height, width and where the box's first pixel lies in the alpha; :func:`_boxes`). The alpha
+    is (N, 1, L, L), or ``packed``: the boxes' pixels alone, one after another (P,). The threads share the
     strokes by box area. Alpha is within ~5e-5 of the whole square's, gradients within ~1e-4 of theirs."""
 
     @staticmethod
-    def forward(ctx, grid, boxes, cx, cy, inv, w):
+    def forward(ctx, grid, boxes, packed, cx, cy, inv, w):
         n, k, side = cx.shape[0], cx.shape[1], grid.shape[0]
         inputs = [x.contiguous() for x in (cx, cy, inv, w)]
-        alpha = cx.new_zeros((n, 1, side, side))
         costs = (boxes[:, 2] * boxes[:, 3]).tolist()
+        alpha = cx.new_empty(sum(costs)) if packed else cx.new_zeros((n, 1, side, side))
+        ctx.pitch, ctx.origin, ctx.costs = 0 if packed else side, float(grid[0]), costs
         pointers = [x.data_ptr() for x in (*inputs, boxes)]
 
         def run(start, stop):
-            return compiled().dabs_paint(start, stop, k, *pointers, side, float(grid[0]), DAB_REACH, alpha.data_ptr())
+            return compiled().dabs_paint(start, stop, k, *pointers, ctx.pitch, ctx.origin, DAB_REACH,
+                                         alpha.data_ptr())
         if any(native.in_threads(run, costs)):
             raise MemoryError("the skeleton painter's compiled loop could not allocate its scratch rows")
         ctx.save_for_backward(boxes, *inputs, alpha)
-        ctx.costs, ctx.origin = costs, float(grid[0])
         return alpha
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_alpha):
         boxes, *inputs, alpha = ctx.saved_tensors
-        k, side = inputs[0].shape[1], alpha.shape[-1]
-        grad_alpha = grad_alpha.contiguous()
+        k, grad_alpha = inputs[0].shape[1], grad_alpha.contiguous()
         grads = [torch.empty_like(inputs[0]) for _ in range(4)]
         pointers = [x.data_ptr() for x in (*inputs, boxes)]
 
         def run(start, stop):
-            return compiled().dabs_grads(start, stop, k, *pointers, side, ctx.origin, DAB_REACH, alpha.data_ptr(),
-                                         grad_alpha.data_ptr(), *(g.data_ptr() for g in grads))
+            return compiled().dabs_grads(start, stop, k, *pointers, ctx.pitch, ctx.origin, DAB_REACH,
+                                         alpha.data_ptr(), grad_alpha.data_ptr(), *(g.data_ptr() for g in grads))
         if any(native.in_threads(run, ctx.costs)):
             raise MemoryError("the skeleton painter's compiled loop could not allocate its scratch rows")
-        return (None, None, *grads)
+        return (None, None, None, *grads)
 
 
-def _boxes(grid: torch.Tensor, cx, cy, inv, reach: float) -> torch.Tensor:
+def _boxes(grid: torch.Tensor, cx, cy, inv, reach: float, packed: bool) -> torch.Tensor:
     """(N, 5) boxes of :class:`BoxRaster`: each stroke's dabs and ``reach`` of its largest radius around
-    them, cut to the ``grid`` x ``grid`` square (not finite: the whole square)."""
+    them, cut to the ``grid`` x ``grid`` square (not finite: the whole square); the last column is where
+    the box starts in the alpha (N, 1, L, L), or in the ``packed`` boxes."""
     side, first = grid.shape[0], float(grid[0]) - 0.5
     with torch.no_grad():
         margin = reach / inv.amin(1)                                               # (N, 1) px
@@ -251,7 +254,11 @@ def _boxes(grid: torch.Tensor, cx, cy, inv, reach: float) -> torch.Tensor:
         low = low.masked_fill(bad, 0).clamp(0, side).long()
         high = high.masked_fill(bad, side).clamp(0, side).long()
         size = (high - low).clamp_min(0)
-        offset = torch.arange(len(low), device=low.device) * side * side + low[:, 0] * side + low[:, 1]
+        if packed:
+            area = size[:, 0] * size[:, 1]
+            offset = area.cumsum(0) - area
+        else:
+            offset = torch.arange(len(low), device=low.device) * side * side + low[:, 0] * side + low[:, 1]
         return torch.cat([low, size, offset[:, None]], 1).contiguous()
 
 
@@ -286,8 +293,8 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
     if n == 0:
         return DabRaster.apply(grid, cx, cy, inv, w)
     if native.usable(cx, cy, inv, w) and compiled() is not None:
-        return BoxRaster.apply(grid, _boxes(grid, cx, cy, inv, DAB_REACH), cx[..., 0], cy[..., 0], inv[..., 0],
-                               w[..., 0])
+        return BoxRaster.apply(grid, _boxes(grid, cx, cy, inv, DAB_REACH, False), False, cx[..., 0], cy[..., 0],
+                               inv[..., 0], w[..., 0])
     with torch.no_grad():
         reach = CROP_REACH / inv.amin(1)                                        # (N, 1) px
         first = grid[0] - 0.5                                                   # the grid's left edge
@@ -387,7 +394,8 @@ class SkeletonPainter(Painter):
             rad = shrunk
         return centres, rad, weight
 
-    def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
+    def _dabs(self, actions: torch.Tensor, generator) -> list[torch.Tensor]:
+        """What the rasterizer paints: centres cx, cy, inverse radii and weights (N, T·C, 1)."""
         n = actions.shape[0]
         centres, rad, weight = self.dab_geometry(actions.to(self.offset.dtype), generator)
         rad, weight = merge_components(rad, weight)
@@ -395,7 +403,18 @@ class SkeletonPainter(Painter):
         inv = (1.0 / rad).reshape(n, -1, 1)                                                 # (N, T·C, 1)
         cx = centres[..., 0:1].repeat_interleave(c, dim=1)
         cy = centres[..., 1:2].repeat_interleave(c, dim=1)
-        return rasterize(self.grid, cx, cy, inv, weight.reshape(n, -1, 1))
+        return [cx, cy, inv, weight.reshape(n, -1, 1)]
+
+    def paint(self, actions: torch.Tensor, generator=None) -> torch.Tensor:
+        return rasterize(self.grid, *self._dabs(actions, generator))
+
+    def paint_boxes(self, actions: torch.Tensor, generator=None) -> Boxes | None:
+        if (compiled() is None or canvas.compiled() is None or not native.usable(self.offset)
+                or not len(self.check(actions))):
+            return None
+        dabs = self._dabs(actions, generator)
+        boxes = _boxes(self.grid, *dabs[:3], DAB_REACH, True)
+        return Boxes(BoxRaster.apply(self.grid, boxes, True, *(x[..., 0] for x in dabs)), boxes, self.side)
 
 
 @torch.no_grad()
