@@ -48,14 +48,18 @@ $PIP install -c .venv/torch-pin.txt decorator ipython
 #    same calls go through ctypes), "over" compositing in one pass (strokeparam/_over.c; without it torch)
 #    and the skeleton painter's dabs painted where they reach (strokeparam/painters/_dabs.c; without it torch).
 if command -v cc >/dev/null; then
-    build() {
+    build() {             # build NAME FLAGS...: NAME.so from NAME.c
         local name=$1; shift
-        cc -shared -fPIC "$name.c" "$@" -o "$name.so.tmp" && mv -f "$name.so.tmp" "$name.so" ||
-            echo "setup: $name.c did not compile; its slower fallback runs instead" >&2
+        cc -shared -fPIC "$name.c" "$@" -o "$name.so.tmp" && mv -f "$name.so.tmp" "$name.so"
     }
-    build strokeparam/mypaint/_strokes -O2
-    build strokeparam/_over -O3 -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros  # SIMD sums
-    build strokeparam/painters/_dabs -O3 -fno-math-errno -fno-trapping-math -lm   # exact pixel centres: no reassociation
+    failed() { echo "setup: $1.c did not compile; its slower fallback runs instead" >&2; }
+    build strokeparam/mypaint/_strokes -O2 || failed strokeparam/mypaint/_strokes
+    # The other two share torch's threads through OpenMP (torch's libgomp); without it they run on one.
+    sums="-O3 -fno-math-errno -fno-trapping-math -fassociative-math -fno-signed-zeros"       # SIMD sums
+    build strokeparam/_over $sums -fopenmp || build strokeparam/_over $sums || failed strokeparam/_over
+    exact="-O3 -fno-math-errno -fno-trapping-math -lm"       # exact pixel centres: no reassociation
+    build strokeparam/painters/_dabs $exact -fopenmp || build strokeparam/painters/_dabs $exact ||
+        failed strokeparam/painters/_dabs
 else
     echo "setup: no C compiler (cc): MyPaint through ctypes, compositing and dabs in torch (apt-get install gcc: faster)" >&2
 fi

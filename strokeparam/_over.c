@@ -1,11 +1,21 @@
 /* "Over" compositing of stroke layers in one pass over memory (strokeparam/canvas.py, class Over).
 
-   alpha (m, n, p): m layers of n strokes, p pixels each; color (m, n, 3). Pixels [q0, q1) of every layer
-   are done, so threads can share a call by pixel range. Stroke k is seen through the strokes above it:
-   T_k = prod_{j > k} (1 - alpha_j). Built by scripts/setup.sh; without it the same sums run in torch. */
+   alpha (m, n, p): m layers of n strokes, p pixels each; color (m, n, 3). Stroke k is seen through the
+   strokes above it: T_k = prod_{j > k} (1 - alpha_j). Threads share a call by pixels (or rows) through
+   OpenMP (built with -fopenmp, libgomp is the one torch loaded: one pool of threads). Built by
+   scripts/setup.sh; without it the same sums run in torch. */
 #include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_num_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_max_threads(void) { return 1; }
+#endif
 
 #define BLOCK 512     /* pixels per block: its running sums, a few KB, stay in the L1 cache */
+#define MIN_SHARE 4096   /* pixels of work below which one thread does a call alone */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define CLONES __attribute__((target_clones("avx2", "default")))     /* AVX2 where the CPU has it */
@@ -13,11 +23,19 @@
 #define CLONES
 #endif
 
-/* rgb (m, 3, p) premultiplied colour and out_alpha (m, p) of the composited strokes. Pixels go in blocks of
-   BLOCK, so the running sums stay in the L1 cache while the strokes stream past. */
+/* This thread's part [q0, q1) of the pixels of n pixels, in whole blocks of 16 (cache lines). */
+static void share(long pixels, long *q0, long *q1)
+{
+    long threads = omp_get_num_threads(), t = omp_get_thread_num();
+    *q0 = pixels * t / threads / 16 * 16;
+    *q1 = t + 1 == threads ? pixels : pixels * (t + 1) / threads / 16 * 16;
+}
+
+/* rgb (m, 3, p) premultiplied colour and out_alpha (m, p) of the composited strokes, pixels [q0, q1).
+   Pixels go in blocks of BLOCK, so the running sums stay in the L1 cache while the strokes stream past. */
 CLONES
-void over_forward(const float *alpha, const float *color, long m, long n, long p, long q0, long q1,
-                  float *rgb, float *out_alpha)
+static void forward_pixels(const float *alpha, const float *color, long m, long n, long p, long q0, long q1,
+                           float *rgb, float *out_alpha)
 {
     for (long i = 0; i < m; i++) {
         const float *a = alpha + i * n * p, *c = color + i * n * 3;
@@ -44,14 +62,25 @@ void over_forward(const float *alpha, const float *color, long m, long n, long p
     }
 }
 
+void over_forward(const float *alpha, const float *color, long m, long n, long p, float *rgb, float *out_alpha)
+{
+#pragma omp parallel if (m * n * p >= 2 * MIN_SHARE)
+    {
+        long q0, q1;
+        share(p, &q0, &q1);
+        forward_pixels(alpha, color, m, n, p, q0, q1, rgb, out_alpha);
+    }
+}
+
 /* grad_a (m, n, p) of the pixels [q0, q1), and grad_color (m, n, 3) summed over those pixels only, from the
-   gradients grad_rgb (m, 3, p) and grad_alpha (m, p) of over_forward's outputs. With C_k, A_k the premultiplied colour and alpha of the
-   strokes below k and g = grad_rgb: d/d alpha_k = T_k (g . c_k - g . C_k + grad_alpha (1 - A_k)),
-   d/d c_k = sum over pixels of g alpha_k T_k. Pixels go in blocks of BLOCK: a block's strokes are read from
-   memory once and its gradient written once, the second pass finding both in the cache. */
+   gradients grad_rgb (m, 3, p) and grad_alpha (m, p) of over_forward's outputs. With C_k, A_k the
+   premultiplied colour and alpha of the strokes below k and g = grad_rgb: d/d alpha_k = T_k (g . c_k -
+   g . C_k + grad_alpha (1 - A_k)), d/d c_k = sum over pixels of g alpha_k T_k. Pixels go in blocks of
+   BLOCK: a block's strokes are read from memory once and its gradient written once, the second pass
+   finding both in the cache. */
 CLONES
-void over_backward(const float *alpha, const float *color, const float *grad_rgb, const float *grad_alpha,
-                   long m, long n, long p, long q0, long q1, float *grad_a, float *grad_color)
+static void backward_pixels(const float *alpha, const float *color, const float *grad_rgb, const float *grad_alpha,
+                            long m, long n, long p, long q0, long q1, float *grad_a, float *grad_color)
 {
     float t[BLOCK], below[BLOCK], bare[BLOCK];
     for (long i = 0; i < m; i++) {
@@ -98,11 +127,41 @@ void over_backward(const float *alpha, const float *color, const float *grad_rgb
     }
 }
 
+/* Sums of the threads' parts (threads x count floats, from parts) into out (count floats). */
+static void add_parts(const float *parts, long threads, long count, float *out)
+{
+    memcpy(out, parts, count * sizeof(float));
+    for (long t = 1; t < threads; t++)
+        for (long j = 0; j < count; j++)
+            out[j] += parts[t * count + j];
+}
+
+/* over_backward_pixels over all pixels, on OpenMP's threads. Returns 0, or -1 without memory for the
+   threads' sums of the colours' gradient. */
+int over_backward(const float *alpha, const float *color, const float *grad_rgb, const float *grad_alpha,
+                  long m, long n, long p, float *grad_a, float *grad_color)
+{
+    long threads = m * n * p >= 2 * MIN_SHARE ? omp_get_max_threads() : 1, count = 3 * m * n;
+    float *parts = calloc(threads * count, sizeof(float));          /* 0 for threads the team lacks */
+    if (!parts)
+        return -1;
+#pragma omp parallel num_threads(threads)
+    {
+        long q0, q1;
+        share(p, &q0, &q1);
+        backward_pixels(alpha, color, grad_rgb, grad_alpha, m, n, p, q0, q1, grad_a,
+                        parts + omp_get_thread_num() * count);
+    }
+    add_parts(parts, threads, count, grad_color);
+    free(parts);
+    return 0;
+}
+
 /* "Over" of strokes painted in boxes (strokeparam/painters/skeleton.py, BoxRaster, packed): layer i's strokes
    are i * n + k for k < n, of which the first `shown` are composited; stroke s covers its box (top, left,
    height, width) of the side x side layer, its alpha stored row by row from alpha + offset (boxes (m * n, 5)
-   = top, left, height, width, offset). Rows [r0, r1) of every layer are done, so threads can share a call
-   by rows. The same sums as over_forward, over the boxes' pixels only. */
+   = top, left, height, width, offset). The same sums as over_forward, over the boxes' pixels only; threads
+   share the rows, cut where the boxes' pixels above are shared evenly. */
 static inline long clip_rows(const long *box, long r0, long r1, long *y1)
 {
     long y0 = box[0] > r0 ? box[0] : r0;
@@ -110,9 +169,42 @@ static inline long clip_rows(const long *box, long r0, long r1, long *y1)
     return y0;
 }
 
+/* This thread's rows [r0, r1) of the side rows of layers covered by count boxes: rows cut where the
+   pixels of the boxes (and of each row itself) above them are shared evenly among the threads. */
+static void share_rows(const long *boxes, long count, long side, long *r0, long *r1)
+{
+    long threads = omp_get_num_threads(), t = omp_get_thread_num(), total = 0, running = 0;
+    long *cost = calloc(side + 1, sizeof(long));
+    *r0 = t == 0 ? 0 : side, *r1 = side;
+    if (!cost) {                                      /* no memory: equal numbers of rows */
+        *r0 = side * t / threads, *r1 = side * (t + 1) / threads;
+        return;
+    }
+    for (long s = 0; s < count; s++) {
+        cost[boxes[5 * s]] += boxes[5 * s + 3];
+        cost[boxes[5 * s] + boxes[5 * s + 2]] -= boxes[5 * s + 3];
+    }
+    for (long r = 0, width = 0; r < side; r++) {
+        width += cost[r];
+        cost[r] = width + side;
+        total += cost[r];
+    }
+    for (long r = 0; r < side; r++) {
+        running += cost[r];
+        if (t > 0 && *r0 == side && running * threads >= total * t)
+            *r0 = r + 1;
+        if (t + 1 < threads && running * threads >= total * (t + 1)) {
+            *r1 = r + 1;
+            break;
+        }
+    }
+    *r1 = *r1 > *r0 ? *r1 : *r0;
+    free(cost);
+}
+
 CLONES
-void over_boxes_forward(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
-                        long side, long r0, long r1, float *rgb, float *out_alpha)
+static void forward_rows(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
+                         long side, long r0, long r1, float *rgb, float *out_alpha)
 {
     long p = side * side;
     for (long i = 0; i < m; i++) {
@@ -148,9 +240,9 @@ void over_boxes_forward(const float *alpha, const long *boxes, const float *colo
    over_backward, stroke by stroke: top down T_k, then bottom up what lies below. Returns 0, or -1 without
    memory for three rows x side floats per row done. */
 CLONES
-int over_boxes_backward(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
-                        const float *grad_alpha, long m, long n, long shown, long side, long r0, long r1,
-                        float *grad_a, float *grad_color)
+static int backward_rows(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
+                         const float *grad_alpha, long m, long n, long shown, long side, long r0, long r1,
+                         float *grad_a, float *grad_color)
 {
     long p = side * side, rows = (r1 - r0) * side;
     float *t = malloc(3 * (rows > 0 ? rows : 1) * sizeof(float)), *below = t + rows, *bare = below + rows;
@@ -211,4 +303,37 @@ int over_boxes_backward(const float *alpha, const long *boxes, const float *colo
     }
     free(t);
     return 0;
+}
+
+void over_boxes_forward(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
+                        long side, long pixels, float *rgb, float *out_alpha)
+{
+#pragma omp parallel if (pixels >= 2 * MIN_SHARE)
+    {
+        long r0, r1;
+        share_rows(boxes, m * n, side, &r0, &r1);
+        forward_rows(alpha, boxes, color, m, n, shown, side, r0, r1, rgb, out_alpha);
+    }
+}
+
+/* backward_rows over all rows, on OpenMP's threads (pixels: of the boxes, for whether to share). Returns 0,
+   or -1 without memory for the threads' scratch rows. */
+int over_boxes_backward(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
+                        const float *grad_alpha, long m, long n, long shown, long side, long pixels, float *grad_a,
+                        float *grad_color)
+{
+    long threads = pixels >= 2 * MIN_SHARE ? omp_get_max_threads() : 1, count = 3 * m * n, failed = 0;
+    float *parts = calloc(threads * count, sizeof(float));          /* 0 for threads the team lacks */
+    if (!parts)
+        return -1;
+#pragma omp parallel num_threads(threads) reduction(|:failed)
+    {
+        long r0, r1;
+        share_rows(boxes, m * n, side, &r0, &r1);
+        failed = backward_rows(alpha, boxes, color, grad_rgb, grad_alpha, m, n, shown, side, r0, r1, grad_a,
+                               parts + omp_get_thread_num() * count) != 0;
+    }
+    add_parts(parts, threads, count, grad_color);
+    free(parts);
+    return failed ? -1 : 0;
 }

@@ -239,21 +239,15 @@ class Over(torch.autograd.Function):
 
 class OverBoxes(torch.autograd.Function):
     """:func:`over` of strokes painted in :class:`Boxes`, through _over.c's loops over the boxes' pixels alone
-    (the same sums as :class:`Over`); rows of the layers are shared by the threads, balanced by the pixels
-    of the boxes that cover them."""
+    (the same sums as :class:`Over`); the threads share the layers' rows, balanced by the boxes' pixels."""
 
     @staticmethod
     def forward(ctx, alpha, color, boxes, side, shown):
         *lead, n, _ = color.shape
         m, c = math.prod(lead), color.detach().contiguous()
         rgb, out = alpha.new_empty((m, 3, side, side)), alpha.new_empty((m, 1, side, side))
-        with torch.no_grad():         # pixels of the boxes in each row: where the threads' rows are cut
-            rows = torch.zeros(side + 1, dtype=torch.long, device=boxes.device)
-            rows.index_add_(0, boxes[:, 0], boxes[:, 3]).index_add_(0, boxes[:, 0] + boxes[:, 2], -boxes[:, 3])
-            ctx.rows = (rows[:-1].cumsum(0) + m * side).tolist()     # and each layer's row, set and read
-        native.in_threads(lambda r0, r1: compiled().over_boxes_forward(
-            alpha.data_ptr(), boxes.data_ptr(), c.data_ptr(), m, n, shown, side, r0, r1, rgb.data_ptr(),
-            out.data_ptr()), ctx.rows)
+        compiled().over_boxes_forward(alpha.data_ptr(), boxes.data_ptr(), c.data_ptr(), m, n, shown, side,
+                                      alpha.numel(), rgb.data_ptr(), out.data_ptr())
         ctx.save_for_backward(alpha, c, boxes)
         ctx.side, ctx.shown = side, shown
         return rgb.view(*lead, 3, side, side), out.view(*lead, 1, side, side)
@@ -263,17 +257,13 @@ class OverBoxes(torch.autograd.Function):
     def backward(ctx, grad_rgb, grad_alpha):
         alpha, color, boxes = ctx.saved_tensors
         *lead, n, _ = color.shape
-        m, g_rgb, g_alpha = math.prod(lead), grad_rgb.contiguous(), grad_alpha.contiguous()
-        grad_a = torch.empty_like(alpha)
-
-        def run(r0, r1):
-            grad_c = torch.empty_like(color)
-            if compiled().over_boxes_backward(alpha.data_ptr(), boxes.data_ptr(), color.data_ptr(), g_rgb.data_ptr(),
-                                              g_alpha.data_ptr(), m, n, ctx.shown, ctx.side, r0, r1,
-                                              grad_a.data_ptr(), grad_c.data_ptr()):
-                raise MemoryError("compositing's compiled loop could not allocate its scratch rows")
-            return grad_c
-        return grad_a, sum(native.in_threads(run, ctx.rows)), None, None, None
+        g_rgb, g_alpha = grad_rgb.contiguous(), grad_alpha.contiguous()
+        grad_a, grad_c = torch.empty_like(alpha), torch.empty_like(color)
+        if compiled().over_boxes_backward(alpha.data_ptr(), boxes.data_ptr(), color.data_ptr(), g_rgb.data_ptr(),
+                                          g_alpha.data_ptr(), math.prod(lead), n, ctx.shown, ctx.side, alpha.numel(),
+                                          grad_a.data_ptr(), grad_c.data_ptr()):
+            raise MemoryError("compositing's compiled loop could not allocate its scratch rows")
+        return grad_a, grad_c, None, None, None
 
 
 @lru_cache(maxsize=None)
@@ -281,10 +271,10 @@ def compiled():
     """The compiled "over" loops of _over.c with their signatures, or None where they were not built."""
     p, size = native.POINTER, native.SIZE
     return native.load(COMPILED, {
-        "over_forward": (None, [p] * 2 + [size] * 5 + [p] * 2),
-        "over_backward": (None, [p] * 4 + [size] * 5 + [p] * 2),
-        "over_boxes_forward": (None, [p] * 3 + [size] * 6 + [p] * 2),
-        "over_boxes_backward": (ctypes.c_int, [p] * 5 + [size] * 6 + [p] * 2)})
+        "over_forward": (None, [p] * 2 + [size] * 3 + [p] * 2),
+        "over_backward": (ctypes.c_int, [p] * 4 + [size] * 3 + [p] * 2),
+        "over_boxes_forward": (None, [p] * 3 + [size] * 5 + [p] * 2),
+        "over_boxes_backward": (ctypes.c_int, [p] * 5 + [size] * 5 + [p] * 2)})
 
 
 def _use_compiled(alpha: torch.Tensor, color: torch.Tensor) -> bool:
@@ -296,24 +286,19 @@ def _over_compiled(alpha, color):
     m, p = math.prod(lead), h * w
     a, c = alpha.detach().contiguous(), color.detach().contiguous()
     rgb, out = a.new_empty((*lead, 3, h, w)), a.new_empty((*lead, 1, h, w))
-    native.in_threads(lambda q0, q1: compiled().over_forward(a.data_ptr(), c.data_ptr(), m, n, p, q0, q1,
-                                                             rgb.data_ptr(), out.data_ptr()), total=p, align=16)
+    compiled().over_forward(a.data_ptr(), c.data_ptr(), m, n, p, rgb.data_ptr(), out.data_ptr())
     return rgb, out
 
 
 def _over_backward_compiled(alpha, color, grad_rgb, grad_alpha):
     *lead, n, _, h, w = alpha.shape
-    m, p = math.prod(lead), h * w
     a, c = alpha.contiguous(), color.contiguous()
     g_rgb, g_alpha = grad_rgb.contiguous(), grad_alpha.contiguous()
-    grad_a = torch.empty_like(a)
-
-    def run(q0, q1):
-        grad_c = torch.empty_like(c)
-        compiled().over_backward(a.data_ptr(), c.data_ptr(), g_rgb.data_ptr(), g_alpha.data_ptr(), m, n, p, q0, q1,
-                                 grad_a.data_ptr(), grad_c.data_ptr())
-        return grad_c
-    return grad_a, sum(native.in_threads(run, total=p, align=16))
+    grad_a, grad_c = torch.empty_like(a), torch.empty_like(c)
+    if compiled().over_backward(a.data_ptr(), c.data_ptr(), g_rgb.data_ptr(), g_alpha.data_ptr(), math.prod(lead), n,
+                                h * w, grad_a.data_ptr(), grad_c.data_ptr()):
+        raise MemoryError("compositing's compiled loop could not allocate its sums")
+    return grad_a, grad_c
 
 
 def stitch(rgb: torch.Tensor, alpha: torch.Tensor, layout: Layout, background: torch.Tensor) -> torch.Tensor:

@@ -95,13 +95,20 @@ def test_over_gradient_is_that_of_painting_stroke_by_stroke():
             torch.testing.assert_close(g, e)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    """torch's thread count (the compiled loops share torch's OpenMP threads) for one test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 def test_compiled_over_matches_the_stroke_by_stroke_recurrence(threads, monkeypatch):
     """The compiled loop (built by make setup; float32 on the CPU), with pixels shared among threads, gives
     what painting stroke by stroke in float64 gives, forward and backward, opaque pixels included; and
     the same as the torch path to float32 rounding."""
     assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
-    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     gen = torch.Generator().manual_seed(threads)
     alpha = torch.rand(2, 3, 6, 1, 90, 97, generator=gen) ** 2     # pixels in blocks of 512 and a part block
     alpha[:, :, 2, :, :10] = 1.0
@@ -126,13 +133,11 @@ def test_compiled_over_matches_the_stroke_by_stroke_recurrence(threads, monkeypa
         torch.testing.assert_close(got, other, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_strokes_in_boxes_composite_as_on_whole_squares(threads, monkeypatch):
+def test_strokes_in_boxes_composite_as_on_whole_squares(threads):
     """Strokes painted in boxes (the skeleton painter's packed alpha) composite as the same strokes on their
     whole squares, forward and backward, with rows shared among threads: boxes on the edges, the whole
     square, empty boxes; and with only the first strokes of each layer shown."""
     assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
-    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     gen = torch.Generator().manual_seed(threads)
     lead, n, side = (2, 3), 5, 40
     strokes = 2 * 3 * n
