@@ -130,7 +130,8 @@ def side_by_side(steps: int, repeats: int) -> str:
 
 def breakdown(steps: int) -> str:
     """Each part of a render_vis step timed alone, forward + backward, on the shapes that a step gives it:
-    the painter (every stroke of every layer), compositing and stitching (the image minus the painter),
+    the painter (every stroke of every layer, in boxes around the strokes where the painter paints so),
+    compositing and stitching (the image minus the painter),
     the param's resize, the augmentation (Lucid's standard stack), the resize to 224 and the classifier;
     next to the whole step measured through strokeparam.render_vis."""
     import torch.nn.functional as F
@@ -162,7 +163,11 @@ def breakdown(steps: int) -> str:
             block = acts[:, start:start + layout.tiles * n].reshape(-1, 12)
             blocks.append((param._painter_at(layout.tile, layout.margin), block))
             start += layout.tiles * n
-        painter_s = best(lambda: sum(p(b.detach().requires_grad_()).mean() for p, b in blocks).backward())
+        def painted(p, b):
+            """The strokes' alpha as the param paints it: in boxes where the painter can, else whole squares."""
+            boxes = p.paint_boxes(b)
+            return boxes.alpha if boxes is not None else p(b)
+        painter_s = best(lambda: sum(painted(p, b.detach().requires_grad_()).sum() for p, b in blocks).backward())
         raw = param.raw
 
         def image_once():

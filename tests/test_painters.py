@@ -379,35 +379,3 @@ def test_collapsed_dab_radii_keep_the_skeleton_painters_gradients_finite():
     painter(actions).square().sum().backward()
     assert torch.isfinite(actions.grad).all() and all(torch.isfinite(p.grad).all() for p in painter.parameters())
 
-
-def test_compiled_dab_geometry_matches_torch(monkeypatch):
-    """A frozen skeleton painter's dab geometry through the compiled loop (_dabs.c): centres, radii, inks and
-    the actions' gradient as torch computes them (within 1e-5 of their largest values), with and without
-    a random draw, for strokes without pressure and of the smallest and largest sizes; a painter whose
-    weights train takes torch's path (the loop gives no weight gradients)."""
-    from strokeparam.painters import skeleton
-    painter = create_painter().requires_grad_(False)
-    painter.jitter = 0.75
-    acts = torch.from_numpy(A.random_actions(200, seed=5)).float()
-    acts[:20, 0], acts[20:40, 1], acts[40:60, A.SIZE], acts[60:80, A.SIZE] = 0.0, 0.0, 0.0, 1.0
-    upstream = None
-    for seed in (None, 3):
-        runs = []
-        for way in ("compiled", "torch"):
-            if way == "torch":
-                monkeypatch.setattr(skeleton, "compiled", lambda: None)
-            x = acts.clone().requires_grad_(True)
-            called = []
-            monkeypatch.setattr(skeleton.DabGeometry, "apply", (lambda apply: lambda *a: (called.append(1), apply(*a))[1])(
-                skeleton.DabGeometry.apply))
-            out = painter.dab_geometry(x, None if seed is None else torch.Generator().manual_seed(seed))
-            assert bool(called) == (way == "compiled")
-            upstream = upstream or [torch.randn(o.shape, generator=torch.Generator().manual_seed(1)) for o in out]
-            sum((o * u).sum() for o, u in zip(out, upstream)).backward()
-            runs.append([o.detach() for o in out] + [x.grad])
-            monkeypatch.undo()
-        for got, want in zip(*runs):
-            assert (got - want).abs().max() <= 1e-5 * want.abs().max()
-    trained = create_painter().requires_grad_(True)
-    x = acts[:4].clone()
-    assert trained.dab_geometry(x)[0].grad_fn.name() != "DabGeometryBackward"

@@ -198,61 +198,7 @@ def compiled():
     p, size, real = native.POINTER, native.SIZE, native.FLOAT
     return native.load(COMPILED, {
         "dabs_paint": (ctypes.c_int, [size] * 2 + [p] * 5 + [size, real, real, p]),
-        "dabs_grads": (ctypes.c_int, [size] * 2 + [p] * 5 + [size, real, real] + [p] * 6),
-        "dabs_geometry": (ctypes.c_int, [size] * 4 + [p] * 7 + [p] * 5),
-        "dabs_geometry_grads": (ctypes.c_int, [size] * 4 + [p] * 7 + [p] * 6)})
-
-
-class DabGeometry(torch.autograd.Function):
-    """:meth:`SkeletonPainter.dab_geometry` through _dabs.c's loops, for a frozen painter without noise inputs
-    (what a painting's optimization runs): the path, the per-dab network (eight dabs at a time), the radii,
-    inks and jitter of each stroke in one pass, and in the backward the gradient of the actions alone
-    (computed again stroke by stroke, nothing kept but the inputs). The same numbers as torch's path to
-    float32 rounding."""
-
-    @staticmethod
-    def forward(ctx, actions, noise, painter):
-        n, t, c = actions.shape[0], painter.dabs, painter.components
-        ctx.net = _net_arguments(painter)
-        actions = actions.detach().contiguous()
-        centres, rad, weight = actions.new_empty((n, t, 2)), actions.new_empty((n, t, c)), actions.new_empty((n, t, c))
-        _check_call(compiled().dabs_geometry(n, *ctx.net[0], actions.data_ptr(), _pointer(noise), centres.data_ptr(),
-                                             rad.data_ptr(), weight.data_ptr()))
-        ctx.save_for_backward(actions, noise)
-        return centres, rad, weight
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g_centres, g_rad, g_weight):
-        actions, noise = ctx.saved_tensors
-        g_actions = torch.empty_like(actions)
-        grads = [g.contiguous() for g in (g_centres, g_rad, g_weight)]
-        _check_call(compiled().dabs_geometry_grads(actions.shape[0], *ctx.net[0], actions.data_ptr(), _pointer(noise),
-                                                   *(g.data_ptr() for g in grads), g_actions.data_ptr()))
-        return g_actions, None, None
-
-
-def _pointer(tensor: torch.Tensor | None):
-    return None if tensor is None else tensor.data_ptr()
-
-
-def _check_call(code: int) -> None:
-    if code == -1:
-        raise MemoryError("the skeleton painter's compiled loop could not allocate its scratch rows")
-    if code:
-        raise ValueError("the skeleton painter's compiled loop does not take this painter's sizes")
-
-
-def _net_arguments(painter) -> tuple[list, list[torch.Tensor]]:
-    """(arguments of _dabs.c's dabs_geometry before the actions, the tensors they point into)."""
-    layers = [painter.dab_net[i] for i in (0, 2, 4)]
-    tensors = [x.detach().float().contiguous() for layer in layers for x in (layer.weight, layer.bias)]
-    offset = painter.offset.detach().tolist()
-    numbers = torch.tensor([painter.size, painter.size / A.REFERENCE_SIZE, A.RADIUS_MIN,
-                            math.log(A.RADIUS_MAX / A.RADIUS_MIN), MIN_RADIUS, painter.jitter, painter.draw_gain,
-                            *offset], dtype=torch.float32)
-    tensors.append(numbers)
-    return [painter.dabs, painter.components, painter.hidden, *(x.data_ptr() for x in tensors)], tensors
+        "dabs_grads": (ctypes.c_int, [size] * 2 + [p] * 5 + [size, real, real] + [p] * 6)})
 
 
 class BoxRaster(torch.autograd.Function):
@@ -406,14 +352,8 @@ class SkeletonPainter(Painter):
     def dab_geometry(self, actions: torch.Tensor, generator: torch.Generator | None = None):
         """The dabs of each stroke: centres (N, T, 2) in pixels (x, y; pixel i spans [i, i + 1]), and per
         Gaussian component radii and peak ink (N, T, C): dab k puts ``ink * exp(-(d / radius)²)`` at
-        distance d from its centre (what :meth:`ink` sums; the SVG export draws them). A frozen painter without
-        noise inputs on the CPU runs it through the compiled loop (:class:`DabGeometry`)."""
+        distance d from its centre (what :meth:`ink` sums; the SVG export draws them)."""
         n, c, scale = actions.shape[0], self.components, self.size / A.REFERENCE_SIZE
-        if (not self.noise_dim and n and compiled() is not None and native.usable(actions, self.offset)
-                and not any(p.requires_grad for p in self.parameters())):
-            noise = None if generator is None or self.jitter <= 0 else torch.randn(
-                (n, self.dabs, 2), generator=generator, device=generator.device).to(actions)
-            return DabGeometry.apply(actions, noise, self)
         pts = actions[:, A.POINTS].reshape(n, 3, 2) * self.size + self.offset
         t = self.t.expand(n, -1)
         pressure = actions[:, 0:1] + (actions[:, 1:2] - actions[:, 0:1]) * t                    # (N, T)
