@@ -157,41 +157,44 @@ int over_backward(const float *alpha, const float *color, const float *grad_rgb,
     return 0;
 }
 
-/* "Over" of strokes painted in boxes (strokeparam/painters/skeleton.py, BoxRaster, packed): layer i's strokes
-   are i * n + k for k < n, of which the first `shown` are composited; stroke s covers its box (top, left,
-   height, width) of the side x side layer, its alpha stored row by row from alpha + offset (boxes (m * n, 5)
-   = top, left, height, width, offset). The same sums as over_forward, over the boxes' pixels only; threads
-   share the rows, cut where the boxes' pixels above are shared evenly. */
+/* "Over" of strokes painted in boxes, straight onto a canvas (strokeparam/canvas.py, OverBoxes): painting i's
+   strokes are i * n + k, k < n, in painting order; stroke s covers the box (top, left, rows, cols) of the
+   height x width canvas, its alpha there row by row from alpha + offset, rows stride floats apart (boxes
+   (m * n, 6) = top, left, rows, cols, offset, stride; inside the canvas). The same sums as over_forward,
+   over the boxes' pixels only; threads share the canvas's rows, cut where the boxes' pixels above are
+   shared evenly. */
+enum { TOP, LEFT, ROWS, COLS, OFFSET, STRIDE, BOX };
+
 static inline long clip_rows(const long *box, long r0, long r1, long *y1)
 {
-    long y0 = box[0] > r0 ? box[0] : r0;
-    *y1 = box[0] + box[2] < r1 ? box[0] + box[2] : r1;
+    long y0 = box[TOP] > r0 ? box[TOP] : r0;
+    *y1 = box[TOP] + box[ROWS] < r1 ? box[TOP] + box[ROWS] : r1;
     return y0;
 }
 
-/* This thread's rows [r0, r1) of the side rows of layers covered by count boxes: rows cut where the
-   pixels of the boxes (and of each row itself) above them are shared evenly among the threads. */
-static void share_rows(const long *boxes, long count, long side, long *r0, long *r1)
+/* This thread's rows [r0, r1) of the height rows covered by count boxes: rows cut where the pixels of the
+   boxes (and of each row itself) above them are shared evenly among the threads. */
+static void share_rows(const long *boxes, long count, long height, long width, long *r0, long *r1)
 {
     long threads = omp_get_num_threads(), t = omp_get_thread_num(), total = 0, running = 0;
-    long *cost = calloc(side + 1, sizeof(long));
-    *r0 = t == 0 ? 0 : side, *r1 = side;
+    long *cost = calloc(height + 1, sizeof(long));
+    *r0 = t == 0 ? 0 : height, *r1 = height;
     if (!cost) {                                      /* no memory: equal numbers of rows */
-        *r0 = side * t / threads, *r1 = side * (t + 1) / threads;
+        *r0 = height * t / threads, *r1 = height * (t + 1) / threads;
         return;
     }
     for (long s = 0; s < count; s++) {
-        cost[boxes[5 * s]] += boxes[5 * s + 3];
-        cost[boxes[5 * s] + boxes[5 * s + 2]] -= boxes[5 * s + 3];
+        cost[boxes[BOX * s + TOP]] += boxes[BOX * s + COLS];
+        cost[boxes[BOX * s + TOP] + boxes[BOX * s + ROWS]] -= boxes[BOX * s + COLS];
     }
-    for (long r = 0, width = 0; r < side; r++) {
-        width += cost[r];
-        cost[r] = width + side;
+    for (long r = 0, covered = 0; r < height; r++) {
+        covered += cost[r];
+        cost[r] = covered + width;
         total += cost[r];
     }
-    for (long r = 0; r < side; r++) {
+    for (long r = 0; r < height; r++) {
         running += cost[r];
-        if (t > 0 && *r0 == side && running * threads >= total * t)
+        if (t > 0 && *r0 == height && running * threads >= total * t)
             *r0 = r + 1;
         if (t + 1 < threads && running * threads >= total * (t + 1)) {
             *r1 = r + 1;
@@ -203,25 +206,25 @@ static void share_rows(const long *boxes, long count, long side, long *r0, long 
 }
 
 CLONES
-static void forward_rows(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
-                         long side, long r0, long r1, float *rgb, float *out_alpha)
+static void forward_rows(const float *alpha, const long *boxes, const float *color, long m, long n, long height,
+                         long width, long r0, long r1, float *rgb, float *out_alpha)
 {
-    long p = side * side;
+    long p = height * width;
     for (long i = 0; i < m; i++) {
         float *r = rgb + i * 3 * p, *g = r + p, *b = g + p, *t = out_alpha + i * p;
-        for (long q = r0 * side; q < r1 * side; q++) {
+        for (long q = r0 * width; q < r1 * width; q++) {
             r[q] = g[q] = b[q] = 0.0f;
             t[q] = 1.0f;
         }
-        for (long k = shown - 1; k >= 0; k--) {
-            const long *box = boxes + 5 * (i * n + k);
+        for (long k = n - 1; k >= 0; k--) {
+            const long *box = boxes + BOX * (i * n + k);
             const float *c = color + 3 * (i * n + k);
             float c0 = c[0], c1 = c[1], c2 = c[2];
-            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            long y1, y0 = clip_rows(box, r0, r1, &y1), cols = box[COLS];
             for (long y = y0; y < y1; y++) {
-                const float *a = alpha + box[4] + (y - box[0]) * width;
-                long o = y * side + box[1];
-                for (long x = 0; x < width; x++) {
+                const float *a = alpha + box[OFFSET] + (y - box[TOP]) * box[STRIDE];
+                long o = y * width + box[LEFT];
+                for (long x = 0; x < cols; x++) {
                     float w = a[x] * t[o + x];
                     r[o + x] += w * c0;
                     g[o + x] += w * c1;
@@ -230,47 +233,42 @@ static void forward_rows(const float *alpha, const long *boxes, const float *col
                 }
             }
         }
-        for (long q = r0 * side; q < r1 * side; q++)
+        for (long q = r0 * width; q < r1 * width; q++)
             t[q] = 1.0f - t[q];
     }
 }
 
-/* grad_a (like alpha) of the boxes' pixels in rows [r0, r1) (0 for strokes not shown), and grad_color
-   (m * n, 3) summed over those rows only, from the gradients of over_boxes_forward's outputs; the sums of
-   over_backward, stroke by stroke: top down T_k, then bottom up what lies below. Returns 0, or -1 without
-   memory for three rows x side floats per row done. */
+/* grad_a (like alpha) of the boxes' pixels in rows [r0, r1) (pixels of no box are not written), and
+   grad_color (m * n, 3) summed over those rows only, from the gradients of over_boxes_forward's outputs;
+   the sums of over_backward, stroke by stroke: top down T_k, then bottom up what lies below. Returns 0, or
+   -1 without memory for three rows x width floats per row done. */
 CLONES
 static int backward_rows(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
-                         const float *grad_alpha, long m, long n, long shown, long side, long r0, long r1,
+                         const float *grad_alpha, long m, long n, long height, long width, long r0, long r1,
                          float *grad_a, float *grad_color)
 {
-    long p = side * side, rows = (r1 - r0) * side;
-    float *t = malloc(3 * (rows > 0 ? rows : 1) * sizeof(float)), *below = t + rows, *bare = below + rows;
+    long p = height * width, done = (r1 - r0) * width;
+    float *t = malloc(3 * (done > 0 ? done : 1) * sizeof(float)), *below = t + done, *bare = below + done;
     if (!t)
         return -1;
     for (long s = 0; s < 3 * m * n; s++)
         grad_color[s] = 0.0f;
     for (long i = 0; i < m; i++) {
         const float *g0 = grad_rgb + i * 3 * p, *g1 = g0 + p, *g2 = g1 + p, *ga = grad_alpha + i * p;
-        for (long q = 0; q < rows; q++) {
+        for (long q = 0; q < done; q++) {
             t[q] = 1.0f;
             below[q] = 0.0f;
             bare[q] = 1.0f;
         }
         for (long k = n - 1; k >= 0; k--) {            /* top down: T_k, and the colour's gradient */
-            const long *box = boxes + 5 * (i * n + k);
-            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            const long *box = boxes + BOX * (i * n + k);
+            long y1, y0 = clip_rows(box, r0, r1, &y1), cols = box[COLS];
             float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
             for (long y = y0; y < y1; y++) {
-                const float *a = alpha + box[4] + (y - box[0]) * width;
-                float *out = grad_a + box[4] + (y - box[0]) * width, *tk = t + (y - r0) * side + box[1];
-                long o = y * side + box[1];
-                if (k >= shown) {
-                    for (long x = 0; x < width; x++)
-                        out[x] = 0.0f;
-                    continue;
-                }
-                for (long x = 0; x < width; x++) {
+                long at = box[OFFSET] + (y - box[TOP]) * box[STRIDE], o = y * width + box[LEFT];
+                const float *a = alpha + at;
+                float *out = grad_a + at, *tk = t + (y - r0) * width + box[LEFT];
+                for (long x = 0; x < cols; x++) {
                     float w = a[x] * tk[x];
                     out[x] = tk[x];
                     s0 += g0[o + x] * w;
@@ -282,17 +280,17 @@ static int backward_rows(const float *alpha, const long *boxes, const float *col
             float *gc = grad_color + 3 * (i * n + k);
             gc[0] = s0, gc[1] = s1, gc[2] = s2;
         }
-        for (long k = 0; k < shown; k++) {             /* bottom up: what lies below stroke k */
-            const long *box = boxes + 5 * (i * n + k);
+        for (long k = 0; k < n; k++) {                 /* bottom up: what lies below stroke k */
+            const long *box = boxes + BOX * (i * n + k);
             const float *c = color + 3 * (i * n + k);
             float c0 = c[0], c1 = c[1], c2 = c[2];
-            long y1, y0 = clip_rows(box, r0, r1, &y1), width = box[3];
+            long y1, y0 = clip_rows(box, r0, r1, &y1), cols = box[COLS];
             for (long y = y0; y < y1; y++) {
-                const float *a = alpha + box[4] + (y - box[0]) * width;
-                float *out = grad_a + box[4] + (y - box[0]) * width, *under = below + (y - r0) * side + box[1],
-                      *clear = bare + (y - r0) * side + box[1];
-                long o = y * side + box[1];
-                for (long x = 0; x < width; x++) {
+                long at = box[OFFSET] + (y - box[TOP]) * box[STRIDE], o = y * width + box[LEFT];
+                const float *a = alpha + at;
+                float *out = grad_a + at, *under = below + (y - r0) * width + box[LEFT],
+                      *clear = bare + (y - r0) * width + box[LEFT];
+                for (long x = 0; x < cols; x++) {
                     float seen = g0[o + x] * c0 + g1[o + x] * c1 + g2[o + x] * c2, u = under[x];
                     out[x] *= seen - u + ga[o + x] * clear[x];
                     under[x] = u + a[x] * (seen - u);
@@ -305,22 +303,24 @@ static int backward_rows(const float *alpha, const long *boxes, const float *col
     return 0;
 }
 
-void over_boxes_forward(const float *alpha, const long *boxes, const float *color, long m, long n, long shown,
-                        long side, long pixels, float *rgb, float *out_alpha)
+/* rgb (m, 3, height, width) premultiplied and out_alpha (m, 1, height, width) of the boxes' strokes, on
+   OpenMP's threads (pixels: of the boxes, for whether to share). */
+void over_boxes_forward(const float *alpha, const long *boxes, const float *color, long m, long n, long height,
+                        long width, long pixels, float *rgb, float *out_alpha)
 {
 #pragma omp parallel if (pixels >= 2 * MIN_SHARE)
     {
         long r0, r1;
-        share_rows(boxes, m * n, side, &r0, &r1);
-        forward_rows(alpha, boxes, color, m, n, shown, side, r0, r1, rgb, out_alpha);
+        share_rows(boxes, m * n, height, width, &r0, &r1);
+        forward_rows(alpha, boxes, color, m, n, height, width, r0, r1, rgb, out_alpha);
     }
 }
 
-/* backward_rows over all rows, on OpenMP's threads (pixels: of the boxes, for whether to share). Returns 0,
-   or -1 without memory for the threads' scratch rows. */
+/* backward_rows over all rows, on OpenMP's threads. Returns 0, or -1 without memory for the threads'
+   scratch rows. */
 int over_boxes_backward(const float *alpha, const long *boxes, const float *color, const float *grad_rgb,
-                        const float *grad_alpha, long m, long n, long shown, long side, long pixels, float *grad_a,
-                        float *grad_color)
+                        const float *grad_alpha, long m, long n, long height, long width, long pixels,
+                        float *grad_a, float *grad_color)
 {
     long threads = pixels >= 2 * MIN_SHARE ? omp_get_max_threads() : 1, count = 3 * m * n, failed = 0;
     float *parts = calloc(threads * count, sizeof(float));          /* 0 for threads the team lacks */
@@ -329,8 +329,8 @@ int over_boxes_backward(const float *alpha, const long *boxes, const float *colo
 #pragma omp parallel num_threads(threads) reduction(|:failed)
     {
         long r0, r1;
-        share_rows(boxes, m * n, side, &r0, &r1);
-        failed = backward_rows(alpha, boxes, color, grad_rgb, grad_alpha, m, n, shown, side, r0, r1, grad_a,
+        share_rows(boxes, m * n, height, width, &r0, &r1);
+        failed = backward_rows(alpha, boxes, color, grad_rgb, grad_alpha, m, n, height, width, r0, r1, grad_a,
                                parts + omp_get_thread_num() * count) != 0;
     }
     add_parts(parts, threads, count, grad_color);

@@ -173,17 +173,15 @@ class Boxes:
         return Boxes(torch.cat([p.alpha for p in parts]), torch.cat(boxes), parts[0].side)
 
 
-def over(alpha, color: torch.Tensor, shown: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def over(alpha: torch.Tensor, color: torch.Tensor, shown: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Composite strokes in order with "over" onto a transparent layer, in closed form.
 
-    alpha (..., N, 1, H, W) or :class:`Boxes` of the layers' strokes, color (..., N, 3) → premultiplied rgb
-    (..., 3, H, W), alpha (..., 1, H, W). Stroke i is seen through every later stroke: weight_i = alpha_i *
-    prod_{j > i} (1 - alpha_j). ``shown``: only the first strokes of each layer (None: all).
+    alpha (..., N, 1, H, W), color (..., N, 3) → premultiplied rgb (..., 3, H, W), alpha (..., 1, H, W).
+    Stroke i is seen through every later stroke: weight_i = alpha_i * prod_{j > i} (1 - alpha_j).
+    ``shown``: only the first strokes of each layer (None: all).
     """
     n = color.shape[-2]
     shown = n if shown is None else max(0, min(n, shown))
-    if isinstance(alpha, Boxes):
-        return OverBoxes.apply(alpha.alpha, color, alpha.boxes, alpha.side, shown)
     if shown < n:
         alpha = alpha * (torch.arange(n, device=alpha.device) < shown).to(alpha).view(n, 1, 1, 1)
     return Over.apply(alpha, color)
@@ -238,32 +236,63 @@ class Over(torch.autograd.Function):
 
 
 class OverBoxes(torch.autograd.Function):
-    """:func:`over` of strokes painted in :class:`Boxes`, through _over.c's loops over the boxes' pixels alone
-    (the same sums as :class:`Over`); the threads share the layers' rows, balanced by the boxes' pixels."""
+    """"Over" of strokes painted in boxes, straight onto a canvas, through _over.c's loops over the boxes'
+    pixels alone (the same sums as :class:`Over`): alpha (P,) packed boxes, color (M, N, 3) the N strokes of
+    M paintings in painting order, boxes (M·N, 6) each stroke's top, left, rows and columns on the height x
+    width canvas, where its first pixel there lies in alpha and the floats between its rows → premultiplied
+    rgb (M, 3, height, width), alpha (M, 1, height, width). The threads share the canvas's rows, balanced by
+    the boxes' pixels."""
 
     @staticmethod
-    def forward(ctx, alpha, color, boxes, side, shown):
-        *lead, n, _ = color.shape
-        m, c = math.prod(lead), color.detach().contiguous()
-        rgb, out = alpha.new_empty((m, 3, side, side)), alpha.new_empty((m, 1, side, side))
-        compiled().over_boxes_forward(alpha.data_ptr(), boxes.data_ptr(), c.data_ptr(), m, n, shown, side,
+    def forward(ctx, alpha, color, boxes, height, width):
+        m, n, _ = color.shape
+        c = color.detach().contiguous()
+        rgb, out = alpha.new_empty((m, 3, height, width)), alpha.new_empty((m, 1, height, width))
+        compiled().over_boxes_forward(alpha.data_ptr(), boxes.data_ptr(), c.data_ptr(), m, n, height, width,
                                       alpha.numel(), rgb.data_ptr(), out.data_ptr())
         ctx.save_for_backward(alpha, c, boxes)
-        ctx.side, ctx.shown = side, shown
-        return rgb.view(*lead, 3, side, side), out.view(*lead, 1, side, side)
+        ctx.size = height, width
+        return rgb, out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_rgb, grad_alpha):
         alpha, color, boxes = ctx.saved_tensors
-        *lead, n, _ = color.shape
+        m, n, _ = color.shape
         g_rgb, g_alpha = grad_rgb.contiguous(), grad_alpha.contiguous()
-        grad_a, grad_c = torch.empty_like(alpha), torch.empty_like(color)
+        grad_a, grad_c = torch.zeros_like(alpha), torch.empty_like(color)    # pixels off the canvas: 0
         if compiled().over_boxes_backward(alpha.data_ptr(), boxes.data_ptr(), color.data_ptr(), g_rgb.data_ptr(),
-                                          g_alpha.data_ptr(), math.prod(lead), n, ctx.shown, ctx.side, alpha.numel(),
-                                          grad_a.data_ptr(), grad_c.data_ptr()):
+                                          g_alpha.data_ptr(), m, n, *ctx.size, alpha.numel(), grad_a.data_ptr(),
+                                          grad_c.data_ptr()):
             raise MemoryError("compositing's compiled loop could not allocate its scratch rows")
         return grad_a, grad_c, None, None, None
+
+
+def composite_boxes(layers, background: torch.Tensor, height: int, width: int, count: int | None = None):
+    """Layers of strokes painted in :class:`Boxes` — (Layout, Boxes, color (M, T, n, 3)), the strokes of each
+    layer's T tiles in ``layout.order()`` — composited in painting order straight onto a height x width
+    canvas over ``background`` (3,): (M, 3, height, width), what :func:`composite` gives layer by layer (its
+    tiles stitched), each stroke read only in its box and no tile layers made. ``count``: only each tile's
+    first strokes, counted through the layers (see :meth:`BrushstrokeParam.image`'s ``upto``)."""
+    placed, colors, alphas, start, before = [], [], [], 0, 0
+    for layout, boxes, color in layers:
+        m, tiles, n, _ = color.shape
+        shown = n if count is None else max(0, min(n, count - before))
+        before += n
+        box = boxes.boxes.view(m, tiles, n, 5)[:, :, :shown]
+        origin = (torch.tensor(layout.origins(), device=box.device) - layout.margin).view(1, tiles, 1, 2)
+        top, left, stride = box[..., 0] + origin[..., 0], box[..., 1] + origin[..., 1], box[..., 3]
+        first_row, first_col = top.clamp(0, height), left.clamp(0, width)             # cut to the canvas
+        rows = ((top + box[..., 2]).clamp(max=height) - first_row).clamp_min(0)
+        cols = ((left + stride).clamp(max=width) - first_col).clamp_min(0)
+        offset = box[..., 4] + start + (first_row - top) * stride + (first_col - left)
+        placed.append(torch.stack([first_row, first_col, rows, cols, offset, stride], -1).view(m, -1, 6))
+        colors.append(color[:, :, :shown].reshape(m, -1, 3))
+        alphas.append(boxes.alpha)
+        start += boxes.alpha.numel()
+    rgb, cover = OverBoxes.apply(torch.cat(alphas), torch.cat(colors, 1), torch.cat(placed, 1).view(-1, 6).contiguous(),
+                                 height, width)
+    return rgb + (1.0 - cover) * background.to(rgb).view(1, 3, 1, 1)
 
 
 @lru_cache(maxsize=None)
@@ -345,10 +374,9 @@ def _blocks(tiles: torch.Tensor, rows: int, cols: int, layout: Layout, top: int,
     return F.pad(x, (left, width - left - cols * block, top, height - top - rows * block))
 
 
-def composite(alpha, color: torch.Tensor, layout: Layout, background: torch.Tensor,
+def composite(alpha: torch.Tensor, color: torch.Tensor, layout: Layout, background: torch.Tensor,
               shown: int | None = None) -> torch.Tensor:
-    """Strokes → canvas. alpha (B, T, N, 1, t, t) or :class:`Boxes` of those strokes, color (B, T, N, 3),
-    background (3,) or (B, 3, H, W) → canvas (see :func:`stitch`); ``shown``: the first strokes of each tile
-    only."""
+    """Strokes → canvas. alpha (B, T, N, 1, t, t), color (B, T, N, 3), background (3,) or (B, 3, H, W) →
+    canvas (see :func:`stitch`); ``shown``: the first strokes of each tile only."""
     rgb, a = over(alpha, color, shown)
     return stitch(rgb, a, layout, background)

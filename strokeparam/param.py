@@ -10,7 +10,7 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import Boxes, Layout, composite, strokes_in, underpainting_levels
+from .canvas import Boxes, Layout, composite, composite_boxes, strokes_in, underpainting_levels
 from .checks import integer, is_int, pair, rgb
 from .memory import keep_freed_memory
 from .mypaint.loop import BrushInTheLoop, straight_through
@@ -284,6 +284,10 @@ class BrushstrokeParam(nn.Module):
         background = self.background if background is None else background.to(self.background)
         paintings = []
         for count in counts:
+            if all(isinstance(alpha, Boxes) for _, alpha, _ in layers):
+                paintings.append(self.resize(composite_boxes(layers, background, self.layout.height,
+                                                             self.layout.width, count)))
+                continue
             canvas, before = background, 0     # before: strokes per tile in the layers painted before this one
             if len(self.levels) > 1:    # underpainting layers may reach past the tiles' canvas: crop to it
                 canvas = canvas.view(1, 3, 1, 1).expand(copies * self.batch, 3, self.layout.height, self.layout.width)

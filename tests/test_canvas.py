@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from strokeparam import canvas
-from strokeparam.canvas import Layout, composite, over
+from strokeparam.canvas import Layout, composite, composite_boxes, over
 
 
 def naive(alpha, color, layout, background):
@@ -133,36 +133,52 @@ def test_compiled_over_matches_the_stroke_by_stroke_recurrence(threads, monkeypa
         torch.testing.assert_close(got, other, rtol=1e-4, atol=1e-4)
 
 
-def test_strokes_in_boxes_composite_as_on_whole_squares(threads):
-    """Strokes painted in boxes (the skeleton painter's packed alpha) composite as the same strokes on their
-    whole squares, forward and backward, with rows shared among threads: boxes on the edges, the whole
-    square, empty boxes; and with only the first strokes of each layer shown."""
-    assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
-    gen = torch.Generator().manual_seed(threads)
-    lead, n, side = (2, 3), 5, 40
-    strokes = 2 * 3 * n
+def _random_boxes(strokes: int, side: int, gen) -> tuple[canvas.Boxes, torch.Tensor]:
+    """Boxes of random strokes on side x side squares (one the whole square, one empty), and the same
+    strokes' alpha on the whole squares (strokes, 1, side, side), from one packed alpha."""
     top, left = torch.randint(0, side, (2, strokes), generator=gen)
     height = torch.randint(1, side + 1, (strokes,), generator=gen).minimum(side - top)
     width = torch.randint(1, side + 1, (strokes,), generator=gen).minimum(side - left)
-    top[0], left[0], height[0], width[0] = 0, 0, side, side                     # the whole square
-    height[1] = 0                                                                 # nothing painted
+    top[0], left[0], height[0], width[0] = 0, 0, side, side
+    height[1] = 0
     area = height * width
     boxes = torch.stack([top, left, height, width, area.cumsum(0) - area], 1)
-    packed = torch.rand(int(area.sum()), generator=gen) ** 2
-    color = torch.rand(*lead, n, 3, generator=gen)
-    rgb_up, a_up = torch.randn(*lead, 3, side, side, generator=gen), torch.randn(*lead, 1, side, side, generator=gen)
+    packed = (torch.rand(int(area.sum()), generator=gen) ** 2).requires_grad_()
+    squares = []
+    for t, l, h, w, o in boxes.tolist():
+        square = torch.zeros(side, side)
+        square[t:t + h, l:l + w] = 1.0
+        squares.append(square)
+    place = torch.stack(squares).bool()
+    dense = packed.new_zeros(strokes, side, side).masked_scatter(place, packed)    # row by row, like the boxes
+    return canvas.Boxes(packed, boxes, side), dense[:, None]
 
-    def dense(flat):
-        squares = flat.new_zeros(strokes, 1, side, side)
-        for i, (t, l, h, w, o) in enumerate(boxes.tolist()):
-            squares[i, 0, t:t + h, l:l + w] = flat[o:o + h * w].view(h, w)
-        return squares.view(*lead, n, 1, side, side)
-    for shown in (None, 3, 0):
-        results = []
-        for boxed in (True, False):
-            a, c = packed.clone().requires_grad_(), color.clone().requires_grad_()
-            rgb, cover = over(canvas.Boxes(a, boxes, side) if boxed else dense(a), c, shown)
-            results.append((rgb, cover, *torch.autograd.grad((rgb * rgb_up).sum() + (cover * a_up).sum(), (a, c))))
-        for got, want in zip(*results):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-        assert shown != 0 or float(results[0][1].detach().abs().max()) == 0.0
+
+def test_strokes_in_boxes_composite_as_on_whole_squares(threads):
+    """Strokes painted in boxes (the skeleton painter's packed alpha) go straight onto the canvas, layer by
+    layer and tile by tile in painting order, as the same strokes on whole squares composited and stitched:
+    forward and backward, with rows shared among threads; an underpainting under 2 x 2 tiles with margins
+    that pass the canvas's edge, boxes on the edges, the whole square, empty boxes; and with only the first
+    strokes of each tile shown."""
+    assert canvas.compiled() is not None, "strokeparam/_over.so was not built (scripts/setup.sh)"
+    gen = torch.Generator().manual_seed(threads)
+    tiles = Layout(2, 2, tile=16, overlap=4, margin=4)
+    levels = [(Layout(1, 1, tile=tiles.height), 3), (tiles, 5)]
+    m, background = 2, torch.tensor([0.2, 0.5, 0.9])
+    layers = [(layout, *_random_boxes(m * layout.tiles * n, layout.side, gen),
+               torch.rand(m, layout.tiles, n, 3, generator=gen).requires_grad_()) for layout, n in levels]
+    up = torch.randn(m, 3, tiles.height, tiles.width, generator=gen)
+    for count in (None, 5, 1, 0):
+        boxed = composite_boxes([(layout, boxes, color) for layout, boxes, _, color in layers], background,
+                                tiles.height, tiles.width, count)
+        picture, before = background.view(1, 3, 1, 1).expand(m, 3, tiles.height, tiles.width), 0
+        for layout, _, dense, color in layers:
+            n = color.shape[2]
+            alpha = dense.view(m, layout.tiles, n, 1, layout.side, layout.side)
+            picture = composite(alpha, color, layout, picture, None if count is None else count - before)
+            before += n
+        inputs = [x for _, boxes, _, color in layers for x in (boxes.alpha, color)]
+        torch.testing.assert_close(boxed, picture, rtol=1e-5, atol=1e-5)
+        for got, want in zip(torch.autograd.grad((boxed * up).sum(), inputs),
+                             torch.autograd.grad((picture * up).sum(), inputs, retain_graph=True)):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

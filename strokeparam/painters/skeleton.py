@@ -400,9 +400,9 @@ class SkeletonPainter(Painter):
         return rasterize(self.grid, *self._dabs(actions, generator))
 
     def paint_boxes(self, actions: torch.Tensor, generator=None) -> Boxes | None:
-        if (compiled() is None or canvas.compiled() is None or not native.usable(self.offset)
-                or not len(self.check(actions))):
+        if compiled() is None or canvas.compiled() is None or not native.usable(self.offset):
             return None
+        self.check(actions)
         dabs = self._dabs(actions, generator)
         boxes = _boxes(self.grid, *dabs[:3], DAB_REACH, True)
         return Boxes(BoxRaster.apply(self.grid, boxes, True, *(x[..., 0] for x in dabs)), boxes, self.side)
