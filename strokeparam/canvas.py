@@ -274,7 +274,7 @@ def composite_boxes(layers, background: torch.Tensor, height: int, width: int, c
     canvas over ``background`` (3,): (M, 3, height, width), what :func:`composite` gives layer by layer (its
     tiles stitched), each stroke read only in its box and no tile layers made. ``count``: only each tile's
     first strokes, counted through the layers (see :meth:`BrushstrokeParam.image`'s ``upto``)."""
-    placed, colors, alphas, start, before = [], [], [], 0, 0
+    canvas, before = background.view(1, 3, 1, 1), 0
     for layout, boxes, color in layers:
         m, tiles, n, _ = color.shape
         shown = n if count is None else max(0, min(n, count - before))
@@ -285,14 +285,11 @@ def composite_boxes(layers, background: torch.Tensor, height: int, width: int, c
         first_row, first_col = top.clamp(0, height), left.clamp(0, width)             # cut to the canvas
         rows = ((top + box[..., 2]).clamp(max=height) - first_row).clamp_min(0)
         cols = ((left + stride).clamp(max=width) - first_col).clamp_min(0)
-        offset = box[..., 4] + start + (first_row - top) * stride + (first_col - left)
-        placed.append(torch.stack([first_row, first_col, rows, cols, offset, stride], -1).view(m, -1, 6))
-        colors.append(color[:, :, :shown].reshape(m, -1, 3))
-        alphas.append(boxes.alpha)
-        start += boxes.alpha.numel()
-    rgb, cover = OverBoxes.apply(torch.cat(alphas), torch.cat(colors, 1), torch.cat(placed, 1).view(-1, 6).contiguous(),
-                                 height, width)
-    return rgb + (1.0 - cover) * background.to(rgb).view(1, 3, 1, 1)
+        offset = box[..., 4] + (first_row - top) * stride + (first_col - left)
+        placed = torch.stack([first_row, first_col, rows, cols, offset, stride], -1).view(-1, 6).contiguous()
+        rgb, cover = OverBoxes.apply(boxes.alpha, color[:, :, :shown].reshape(m, -1, 3), placed, height, width)
+        canvas = rgb + (1.0 - cover) * canvas.to(rgb)
+    return canvas
 
 
 @lru_cache(maxsize=None)
