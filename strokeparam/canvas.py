@@ -157,20 +157,19 @@ def underpainting_levels(value, layout: Layout) -> tuple[tuple[Layout, int], ...
 
 @dataclass(frozen=True)
 class Boxes:
-    """Strokes' alpha painted only in boxes of their ``side`` x ``side`` squares (what
-    :meth:`Painter.paint_boxes` returns): ``alpha`` (P,) holds the boxes' pixels row by row, one box after
-    another; ``boxes`` (N, 5) each stroke's top, left, height, width and where its box starts in ``alpha``."""
+    """Strokes' alpha painted only in boxes of their painter's squares (what :meth:`Painter.paint_boxes`
+    returns): ``alpha`` (P,) holds the boxes' pixels row by row, one box after another; ``boxes`` (N, 5)
+    each stroke's top, left, height, width on its square and where its box starts in ``alpha``."""
 
     alpha: torch.Tensor
     boxes: torch.Tensor
-    side: int
 
     @staticmethod
     def cat(parts: list["Boxes"]) -> "Boxes":
-        """The strokes of ``parts`` (of one side) one after another."""
+        """The strokes of ``parts`` one after another."""
         starts = torch.tensor([0] + [p.alpha.numel() for p in parts[:-1]]).cumsum(0).tolist()
         boxes = [p.boxes + p.boxes.new_tensor([0, 0, 0, 0, start]) for p, start in zip(parts, starts)]
-        return Boxes(torch.cat([p.alpha for p in parts]), torch.cat(boxes), parts[0].side)
+        return Boxes(torch.cat([p.alpha for p in parts]), torch.cat(boxes))
 
 
 def over(alpha: torch.Tensor, color: torch.Tensor, shown: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -151,7 +151,7 @@ def _random_boxes(strokes: int, side: int, gen) -> tuple[canvas.Boxes, torch.Ten
         squares.append(square)
     place = torch.stack(squares).bool()
     dense = packed.new_zeros(strokes, side, side).masked_scatter(place, packed)    # row by row, like the boxes
-    return canvas.Boxes(packed, boxes, side), dense[:, None]
+    return canvas.Boxes(packed, boxes), dense[:, None]
 
 
 def test_strokes_in_boxes_composite_as_on_whole_squares(threads):

@@ -232,15 +232,24 @@ class BoxRaster(torch.autograd.Function):
         return (None, None, None, *grads)
 
 
+@torch.no_grad()
+def _span(grid: torch.Tensor, cx, cy, inv, reach: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first and past-the-last pixel rows and columns ((N, 2): y, x) of the ``grid`` x ``grid`` square
+    that each stroke's dabs and ``reach`` of its largest radius around them cover (not cut to the square;
+    not finite where the dabs are not)."""
+    margin, first = reach / inv.amin(1), float(grid[0]) - 0.5                  # (N, 1) px; the grid's left edge
+    low = torch.cat([cy.amin(1), cx.amin(1)], 1).sub(margin + first).floor()
+    high = torch.cat([cy.amax(1), cx.amax(1)], 1).add(margin - first).ceil()
+    return low, high
+
+
 def _boxes(grid: torch.Tensor, cx, cy, inv, reach: float, packed: bool) -> torch.Tensor:
     """(N, 5) boxes of :class:`BoxRaster`: each stroke's dabs and ``reach`` of its largest radius around
     them, cut to the ``grid`` x ``grid`` square (not finite: the whole square); the last column is where
     the box starts in the alpha (N, 1, L, L), or in the ``packed`` boxes."""
-    side, first = grid.shape[0], float(grid[0]) - 0.5
+    side = grid.shape[0]
     with torch.no_grad():
-        margin = reach / inv.amin(1)                                               # (N, 1) px
-        low = torch.cat([cy.amin(1), cx.amin(1)], 1).sub(margin + first).floor()     # (N, 2): y, x
-        high = torch.cat([cy.amax(1), cx.amax(1)], 1).add(margin - first).ceil()
+        low, high = _span(grid, cx, cy, inv, reach)
         bad = ~(low.isfinite() & high.isfinite()).all(1, keepdim=True)
         low = low.masked_fill(bad, 0).clamp(0, side).long()
         high = high.masked_fill(bad, side).clamp(0, side).long()
@@ -287,19 +296,16 @@ def rasterize(grid: torch.Tensor, cx, cy, inv, w) -> torch.Tensor:
         return BoxRaster.apply(grid, _boxes(grid, cx, cy, inv, DAB_REACH, False), False, cx[..., 0], cy[..., 0],
                                inv[..., 0], w[..., 0])
     with torch.no_grad():
-        reach = CROP_REACH / inv.amin(1)                                        # (N, 1) px
-        first = grid[0] - 0.5                                                   # the grid's left edge
-        low = torch.cat([cx.amin(1), cy.amin(1)], 1).sub(reach + first).floor()  # (N, 2): x, y
-        high = torch.cat([cx.amax(1), cy.amax(1)], 1).add(reach - first).ceil()
+        low, high = _span(grid, cx, cy, inv, CROP_REACH)
         extent = (high - low).amax(1).nan_to_num(side).clamp_max(side)         # not finite: the whole square
         ladder = _crop_sides(side)
         sides = _grouped(ladder[torch.bucketize(extent.cpu(), ladder)]).to(cx.device)
-        origin = torch.minimum(low.nan_to_num(0).clamp_min(0), side - sides[:, None]).long()  # (N, 2): x, y
+        origin = torch.minimum(low.nan_to_num(0).clamp_min(0), side - sides[:, None]).long()  # (N, 2): y, x
         kinds = sides.unique().tolist()
     if float(sides.square().sum()) + GROUP_COST * len(kinds) >= n * side * side:
         return DabRaster.apply(grid, cx, cy, inv, w)
     k = cx.shape[1]                  # CropRaster's parts: strokes of one side whose crops and tables fit a chunk
-    crops = [(int(s), part, origin[part, 1], origin[part, 0]) for s in kinds
+    crops = [(int(s), part, origin[part, 0], origin[part, 1]) for s in kinds
              for part in (sides == s).nonzero().squeeze(1).split(max(1, CHUNK_ELEMENTS // int(s * max(s, k))))]
     return CropRaster.apply(grid, crops, cx, cy, inv, w)
 
@@ -405,7 +411,7 @@ class SkeletonPainter(Painter):
         self.check(actions)
         dabs = self._dabs(actions, generator)
         boxes = _boxes(self.grid, *dabs[:3], DAB_REACH, True)
-        return Boxes(BoxRaster.apply(self.grid, boxes, True, *(x[..., 0] for x in dabs)), boxes, self.side)
+        return Boxes(BoxRaster.apply(self.grid, boxes, True, *(x[..., 0] for x in dabs)), boxes)
 
 
 @torch.no_grad()
