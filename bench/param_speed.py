@@ -14,9 +14,10 @@
    folded for 224-px inputs (batch norms in the convolutions, static padding) and as loaded.
 2. Scaling: total strokes x canvas px, one step = forward + backward of the image and ``image.mean()``
    plus an Adam step (no classifier), each configuration in its own process so peak RSS does not mix;
-   strokes per tile = ceil(total / tiles). Target: time linear in strokes.
-3. The memory target: a 2048 x 2048 canvas at 30 strokes per tile (~35 k strokes of 64-px tiles, and the
-   default 40-stroke underpainting spanning the canvas), one forward + backward < 8 GB peak RSS.
+   strokes per tile = ceil(total / tiles), the tiles as BrushstrokeParam(size=...) lays them out. Target: time
+   linear in strokes.
+3. The memory target: a 2048 x 2048 canvas at 30 strokes per tile (~35 k strokes: 34 x 34 tiles of 68 px,
+   and the default 40-stroke underpainting spanning the canvas), one forward + backward < 8 GB peak RSS.
 
 The painter is the default shipped one; without its weights a freshly initialised painter of the same
 architecture times the same (speed does not depend on the weights), and the header says so.
@@ -250,9 +251,8 @@ def child(total: int, canvas: int, steps: int, underpainting=0) -> dict:
     """Time ``steps`` steps after a first one of a ``canvas``-px BrushstrokeParam holding >= ``total``
     strokes in its tiles (and ``underpainting``); report the best seconds per step and the peak RSS."""
     from strokeparam import BrushstrokeParam
-    from strokeparam.canvas import Layout
     paint, _ = painter()
-    tiles = Layout.for_size(canvas, paint.size).tiles
+    tiles = tiles_for(canvas)
     per_tile = math.ceil(total / tiles)
     param = BrushstrokeParam(strokes=per_tile, size=canvas, painter=paint, seed=0, underpainting=underpainting)
     opt = torch.optim.Adam(param.parameters(), lr=0.05)
@@ -292,9 +292,14 @@ def scaling(totals, canvases, steps: int) -> str:
     return "\n".join(lines)
 
 
+def tiles_for(canvas: int) -> int:
+    """The tiles of the default painter's BrushstrokeParam(size=canvas)."""
+    from strokeparam import BrushstrokeParam
+    return BrushstrokeParam(strokes=1, size=canvas, painter=painter()[0], underpainting=0).layout.tiles
+
+
 def memory_target() -> str:
-    from strokeparam.canvas import Layout
-    r = measure(30 * Layout.for_size(2048).tiles, 2048, 0, "auto")
+    r = measure(30 * tiles_for(2048), 2048, 0, "auto")
     verdict = "meets" if r["peak_gb"] < MEMORY_TARGET_GB else "misses"
     return (f"2048 x 2048 canvas, {r['strokes']:,} strokes ({r['tiles']} tiles of 30 and a 40-stroke underpainting), "
             "one forward + backward: "

@@ -25,6 +25,7 @@ from .checks import integer, is_int
 PASSES = ((0, 0), (0, 1), (1, 0), (1, 1))
 UNDERPAINTING = 40     # strokes of the whole-canvas layer that ``underpainting="auto"`` lays under several tiles
 MAX_UNDERPAINTING_TILE = 2048   # px: the largest tile of an underpainting (a painter's largest canvas)
+TILE_SPREAD = 0.2      # of a tile: how far a resizable painter's tiles may stray from it to fit a canvas's size
 MARGIN = 1 / 4         # of a tile: the margin "auto" paints around the tiles of a grid (2.5 of the largest radii)
 COMPILED = Path(__file__).with_name("_over.so")    # "over" in one pass (_over.c, built by scripts/setup.sh)
 
@@ -62,18 +63,23 @@ class Layout:
         return dataclasses.replace(self, margin=margin)
 
     @classmethod
-    def for_size(cls, size: int | tuple, tile: int = 64, overlap: int = 8) -> "Layout":
-        """The smallest grid whose canvas covers ``size`` (an int or (height, width))."""
+    def for_size(cls, size: int | tuple, tile: int = 64, overlap: int = 8, spread: float = 0.0) -> "Layout":
+        """The smallest grid of ``tile``-px tiles whose canvas covers ``size`` (an int or (height, width)). With
+        ``spread`` > 0 the tile may be any within that fraction of ``tile``: the one whose canvas passes
+        ``size`` by the fewest pixels (most often none), then the nearest to ``tile``."""
         height, width = (size, size) if isinstance(size, int) else size
         if min(height, width) < 1:
             raise ValueError(f"size must be positive, got {size!r}")
         if overlap > tile // 2 or overlap < 0:
             raise ValueError(f"overlap must be in [0, {tile // 2}], got {overlap!r}")
-        stride = tile - overlap
 
-        def count(n):
-            return max(1, math.ceil((n - overlap) / stride))
-        return cls(count(height), count(width), tile, overlap)
+        def grid(side):
+            def count(n):
+                return max(1, math.ceil((n - overlap) / (side - overlap)))
+            return cls(count(height), count(width), side, overlap)
+        sides = range(max(2 * overlap, math.ceil(tile * (1 - spread))), math.floor(tile * (1 + spread)) + 1)
+        return min((grid(side) for side in sides),
+                   key=lambda lay: (lay.height - height + lay.width - width, abs(lay.tile - tile)))
 
     @classmethod
     def fit(cls, size: int | tuple, tile: int = 128, overlap: int = 32) -> "Layout":

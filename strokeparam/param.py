@@ -10,7 +10,7 @@ from torch import nn
 
 from . import actions as A
 from . import constraints as C
-from .canvas import Boxes, Layout, composite, composite_boxes, strokes_in, underpainting_levels
+from .canvas import TILE_SPREAD, Boxes, Layout, composite, composite_boxes, strokes_in, underpainting_levels
 from .checks import integer, is_int, pair, rgb
 from .memory import keep_freed_memory
 from .mypaint.loop import BrushInTheLoop, straight_through
@@ -28,7 +28,11 @@ class BrushstrokeParam(nn.Module):
     - ``strokes`` per painter tile; ``grid`` = rows x cols of tiles (an int for a square grid; default 1)
       that share ``overlap`` pixels with their neighbours; ``size`` (int or (height, width)) resizes the
       canvas to exactly that output size, choosing the grid for it unless ``grid`` is given (so
-      ``grid=1, size=224`` is one 64-px tile shown at 224 px); ``batch`` independent paintings.
+      ``grid=1, size=224`` is one 64-px tile shown at 224 px): the fewest tiles of ``tile`` px that cover
+      it or, without ``tile`` for a resizable painter, of the side within
+      :data:`~strokeparam.canvas.TILE_SPREAD` of its own whose canvas fits the size best
+      (:meth:`Layout.for_size`: ``size=224`` is 4 x 4 tiles of 62 px, nothing resized); ``batch``
+      independent paintings.
     - ``painter``: a Painter, a registered painter name, or None for the default shipped painter;
       ``tile`` (pixels, default the painter's 64) paints each tile at that size, natively for a resizable
       painter like the default skeleton (the strokes scale with the tile, as MyPaint's do).
@@ -85,9 +89,17 @@ class BrushstrokeParam(nn.Module):
             raise ValueError(f"painter must be a strokeparam Painter or a painter name, got {type(painter).__name__}")
         _warn_if_loose(painter)
         strokes, batch = integer(strokes, "strokes"), integer(batch, "batch")
+        spread = TILE_SPREAD if tile is None and painter.resizable else 0.0     # a tile asked for is kept
         if tile is None:
             tile = painter.size if layout is None else layout.tile
-        painter = painter.at_size(integer(tile, "tile", 8, 2048, what="an integer number of pixels"))
+        tile = integer(tile, "tile", 8, 2048, what="an integer number of pixels")
+        if layout is None:
+            if size is not None and grid is None:
+                layout = Layout.for_size(pair(size, "size"), tile, overlap, spread)
+            else:
+                rows, cols = pair(1 if grid is None else grid, "grid")
+                layout = Layout(rows, cols, tile, overlap)
+        painter = painter.at_size(layout.tile)
         tile = painter.size
         self.brush = _brush(mypaint, workers, saved_brush or painter.brush)
         self.brush_name = self.brush.brush if self.brush is not None else saved_brush or painter.brush
@@ -95,12 +107,6 @@ class BrushstrokeParam(nn.Module):
         self.brush_seed = 0 if seed is None else int(seed)
         if not isinstance(init, torch.Tensor) and init is not None and not isinstance(init, np.ndarray):
             raise ValueError("init must be an actions array/tensor or a stroke JSON (path or dict)")
-        if layout is None:
-            if size is not None and grid is None:
-                layout = Layout.for_size(pair(size, "size"), tile, overlap)
-            else:
-                rows, cols = pair(1 if grid is None else grid, "grid")
-                layout = Layout(rows, cols, tile, overlap)
         if margin is not None or not from_file:          # a stroke JSON's layout keeps its margin
             layout = layout.with_margin("auto" if margin is None else margin)
         self.layout = layout

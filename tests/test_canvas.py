@@ -54,12 +54,23 @@ def test_layout_arithmetic():
     assert Layout.for_size(224, overlap=8) == Layout(4, 4, 64, 8)      # 64 + 3*56 = 232 >= 224
     big = Layout.for_size((1024, 500), overlap=16)
     assert big.height >= 1024 and big.width >= 500 and big.height - big.stride < 1024
+    assert Layout.for_size(224, overlap=8, spread=0.2) == Layout(4, 4, 62, 8)    # 62 + 3*54 = 224: no resize
+    assert Layout.for_size(64, spread=0.2) == Layout(1, 1, 64, 8)                # an exact fit keeps the tile
     assert lay.largest_margin == 24 and lay.with_margin().margin == 16 and lay.with_margin(24).side == 112
     assert Layout(1, 1, 64, 8).with_margin().margin == 0            # one tile: the canvas edge cuts anyway
     for bad in (dict(rows=0), dict(overlap=33), dict(overlap=-1), dict(cols=1.5), dict(margin=33), dict(margin=-1),
                 dict(margin=2.0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Layout(**{**dict(rows=1, cols=1, tile=64, overlap=0), **bad})
+
+
+@pytest.mark.parametrize("size", [224, 300, (200, 300), (1024, 500), 50, 2048])
+def test_for_size_with_spread_covers_the_size_with_less_to_resize(size):
+    height, width = (size, size) if isinstance(size, int) else size
+    fixed, free = Layout.for_size(size), Layout.for_size(size, spread=0.2)
+    assert free.height >= height and free.width >= width and 51 <= free.tile <= 76
+    assert free.height - height + free.width - width <= fixed.height - height + fixed.width - width
+    assert free.height - height <= free.stride and free.width - width <= free.stride
 
 
 @pytest.mark.parametrize("size, grid, tile", [(224, (2, 2), 128), (256, (2, 2), 144), (512, (5, 5), 128),

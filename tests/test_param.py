@@ -35,6 +35,10 @@ def test_size_chooses_grid_and_resizes(painter):
     param = BrushstrokeParam(strokes=2, size=(100, 300), painter=painter, seed=0)
     assert param.image().shape == (1, 3, 100, 300)
     assert param.layout.height >= 100 and param.layout.width >= 300
+    square = BrushstrokeParam(strokes=2, size=224, painter=painter, seed=0)      # a resizable painter's tiles fit it
+    assert (square.layout.tile, square.layout.height, square.layout.width) == (62, 224, 224)
+    image = square.image()
+    assert image.shape == (1, 3, 224, 224) and square.resize(image) is image
 
 
 def test_seed_repeats_and_init_continues(painter):

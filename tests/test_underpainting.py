@@ -168,5 +168,8 @@ def test_large_canvases_get_an_underpainting_of_tiles_that_share_its_strokes():
         (layer, n), = underpainting_levels("auto", Layout.for_size(size))
         assert (layer.tiles, n) == (tiles, strokes) and layer.tile <= 2048
         assert layer.height >= Layout.for_size(size).height and layer.width >= Layout.for_size(size).width
-    param = BrushstrokeParam(strokes=1, size=2048, painter=create_painter(pretrained=False))
+    painter = create_painter(pretrained=False)
+    param = BrushstrokeParam(strokes=1, size=2048, painter=painter)    # tiles that fit 2048 px: one layer tile
+    assert param.layout.height == 2048 and param.levels[0][0].tiles == 1 and param.levels[0][0].tile == 2048
+    param = BrushstrokeParam(strokes=1, size=2048, tile=64, painter=painter)     # 64-px tiles: 2080 px
     assert param.levels[0][0].tiles == 4 and param.actions().shape[1] == 4 * 10 + param.layout.tiles
