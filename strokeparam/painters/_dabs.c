@@ -80,6 +80,36 @@ static inline void gaussian(float *g, long lo, long len, float origin, float c, 
     }
 }
 
+/* The sums over j < len of t_j, t_j e_j and t_j e_j^2, t_j = a_j b_j and e_j = (centre of pixel lo + j) - c
+   (each e_j as gaussian computes it), LANES terms at a time. */
+static inline void moments(const float *a, const float *b, long lo, long len, float origin, float c, float *m0,
+                           float *m1, float *m2)
+{
+    block s0 = {0}, s1 = {0}, s2 = {0}, lane;
+    for (int l = 0; l < LANES; l++)
+        lane[l] = (float)l;
+    int j = 0;
+    for (; j + LANES <= (int)len; j += LANES) {
+        block e = ((float)((int)lo + j) + lane) + origin - c, t = *(const block *)(a + j) * *(const block *)(b + j);
+        s0 += t;
+        s1 += t * e;
+        s2 += t * e * e;
+    }
+    float r0 = 0.0f, r1 = 0.0f, r2 = 0.0f;
+    for (int l = 0; l < LANES; l++) {
+        r0 += s0[l];
+        r1 += s1[l];
+        r2 += s2[l];
+    }
+    for (; j < (int)len; j++) {
+        float e = (float)((int)lo + j) + origin - c, t = a[j] * b[j];
+        r0 += t;
+        r1 += t * e;
+        r2 += t * e * e;
+    }
+    *m0 = r0, *m1 = r1, *m2 = r2;
+}
+
 static long widest(const long *boxes, long n)
 {
     long side = LANES;
@@ -265,18 +295,9 @@ static void grads_stroke(long i, long k, const float *cx, const float *cy, const
         /* d ink / d cx = w gy gx' and so on: sums over d = pixel - centre */
         for (long d = 0; d < GROUP && q + d < end; d++) {
             const float *ax = across + d * side, *dy = down + d * side, *tx = gx + d * side, *ty = gy + d * side;
-            float sx1 = 0.0f, sx2 = 0.0f, s0 = 0.0f, sy1 = 0.0f, sy2 = 0.0f, wd = w[q + d], iv = inv[q + d];
-            for (int j = 0; j < (int)nx; j++) {
-                float e = (float)((int)x0 + j) + origin - cx[q + d], t = ax[j] * tx[j];
-                sx1 += t * e;
-                sx2 += t * e * e;
-            }
-            for (int y = 0; y < (int)ny; y++) {
-                float e = (float)((int)y0 + y) + origin - cy[q + d], t = dy[y] * ty[y];
-                s0 += t;
-                sy1 += t * e;
-                sy2 += t * e * e;
-            }
+            float sx0, sx1, sx2, s0, sy1, sy2, wd = w[q + d], iv = inv[q + d];
+            moments(ax, tx, x0, nx, origin, cx[q + d], &sx0, &sx1, &sx2);
+            moments(dy, ty, y0, ny, origin, cy[q + d], &s0, &sy1, &sy2);
             grad_cx[q + d] = 2.0f * iv * iv * wd * sx1;
             grad_cy[q + d] = 2.0f * iv * iv * wd * sy1;
             grad_inv[q + d] = -2.0f * iv * wd * (sx2 + sy2);
